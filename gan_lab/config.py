@@ -1,0 +1,79 @@
+"""Where the configs live, and the checks that make a bad config fail before any training.
+
+Hydra already rejects unknown keys (struct mode). Here: values — registry names, ranges, and
+the run-directory guard that keeps an existing checkpoint from being overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from gan_lab.registry import ConfigError
+
+# conf/ sits beside the package in the source tree (install with `pip install -e .`);
+# GAN_LAB_CONF points elsewhere.
+CONF_DIR = Path(os.environ.get("GAN_LAB_CONF", Path(__file__).resolve().parent.parent / "conf"))
+
+
+def _positive(cfg: DictConfig, key: str, allow_zero: bool = False) -> None:
+    value = cfg
+    for part in key.split("."):
+        value = value[part]
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok:
+        raise ConfigError(f"{key}={value} is invalid; allowed: a number {'>= 0' if allow_zero else '> 0'}")
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Raise ConfigError naming the key and the allowed values for the first invalid setting."""
+    from gan_lab.data import DATASETS
+    from gan_lab.losses import ADVERSARIAL, HEADS
+    from gan_lab.metrics.suite import METRICS
+    from gan_lab.modules import MODULES
+
+    HEADS.get(cfg.loss.name)
+    ADVERSARIAL.get(cfg.loss.adversarial)
+    MODULES.get(cfg.model.module)
+    DATASETS.get(cfg.dataset.name)
+    for name in list(cfg.eval.metrics) + list(cfg.eval.final_metrics):
+        METRICS.get(name)
+    if cfg.loss.margin < 0:
+        raise ConfigError(f"loss.margin={cfg.loss.margin} is invalid; allowed: a number >= 0")
+    for key in ("loss.scale", "model.optim.g_lr", "model.optim.d_lr", "dataset.batch_size", "dataset.image_size"):
+        _positive(cfg, key)
+    for key in ("loss.lambda_cls", "loss.lambda_gp", "eval.every_n_steps", "samples.every_n_steps"):
+        _positive(cfg, key, allow_zero=True)
+    if int(cfg.model.optim.n_critic) < 1:
+        raise ConfigError(f"model.optim.n_critic={cfg.model.optim.n_critic} is invalid; allowed: an integer >= 1")
+    decay = cfg.model.ema.decay
+    if not 0.0 <= decay < 1.0:
+        raise ConfigError(f"model.ema.decay={decay} is invalid; allowed: 0 <= decay < 1")
+    if cfg.checkpoint.mode not in ("min", "max"):
+        raise ConfigError(f"checkpoint.mode={cfg.checkpoint.mode!r} is invalid; allowed: min, max")
+    if cfg.trainer.get("max_steps", -1) in (None, 0):
+        raise ConfigError("trainer.max_steps must be a positive number of iterations (or -1 with trainer.max_epochs)")
+
+
+def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
+    """``last`` -> this run's last.ckpt; refuse to start fresh over an existing checkpoint."""
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if ckpt_path in (None, "", "null"):
+        if last.exists():
+            raise ConfigError(
+                f"{last} already exists: starting a new run here would overwrite it. Pass ckpt_path=last to "
+                "resume it, or choose another hydra.run.dir."
+            )
+        return None
+    if ckpt_path == "last":
+        if not last.exists():
+            raise ConfigError(
+                f"ckpt_path=last but {last} does not exist; resume a run by pointing hydra.run.dir at its "
+                "directory (e.g. hydra.run.dir=outputs/2026-01-01/12-00-00_stargan-aam-digits-s0 ckpt_path=last)."
+            )
+        return str(last)
+    if not Path(ckpt_path).is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path}: no such checkpoint file")
+    return str(ckpt_path)

@@ -1,0 +1,11 @@
+"""The failures a user can fix themselves: printed as one clear line, not a stack trace."""
+
+from __future__ import annotations
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    from gan_lab.data.errors import CorruptImageError, DatasetNotFoundError
+    from gan_lab.modules.base import NonFiniteLossError
+    from gan_lab.registry import ConfigError
+
+    return (ConfigError, DatasetNotFoundError, CorruptImageError, NonFiniteLossError)

@@ -1,0 +1,95 @@
+"""Glue between a trained module, its data and the metric library.
+
+Builds (once, cached on disk) the reference evaluation classifier, holds the real evaluation
+split as tensors, asks the module for a generated set, and runs named metrics from
+``gan_lab.metrics.suite``. Used by the training callback and by ``gan-lab eval``.
+Generated images are quantised to 8 bits first, exactly as if they had been saved as PNGs.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from gan_lab.imaging import to_uint8
+from gan_lab.metrics.classifier import reference_classifier, train_classifier
+from gan_lab.metrics.suite import EvalContext, evaluate
+
+
+def stack_split(dataset, batch_size: int = 256) -> tuple[Tensor, Tensor]:
+    """A whole dataset split as (images, labels) tensors."""
+    xs, ys = [], []
+    for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        xs.append(x)
+        ys.append(y)
+    return torch.cat(xs), torch.cat(ys).long()
+
+
+def quantize(images: Tensor) -> Tensor:
+    """Round-trip through uint8 so metrics see what a saved PNG holds."""
+    return to_uint8(images).float() / 127.5 - 1.0
+
+
+class Evaluator:
+    """Evaluates any module that implements ``make_eval_set`` against a datamodule's real data."""
+
+    def __init__(self, datamodule, eval_cfg: Mapping, cache_dir: str, data_key: Mapping[str, Any]):
+        self.dm = datamodule
+        self.cfg = dict(eval_cfg)
+        self.clf_cfg = dict(self.cfg["classifier"])
+        self.cache_dir = cache_dir
+        self.data_key = dict(data_key)
+        self._classifier = None
+        self._real: dict[str, tuple[Tensor, Tensor]] = {}
+
+    def _train_kwargs(self) -> dict:
+        c = self.clf_cfg
+        return dict(
+            num_classes=self.dm.num_classes, channels=self.dm.channels, image_size=self.dm.image_size,
+            steps=int(c["steps"]), batch_size=int(c["batch_size"]), lr=float(c["lr"]),
+            seed=int(c.get("seed", 0)), width=int(c["width"]),
+        )
+
+    def classifier(self):
+        """(model, real test accuracy): trained once per data/config/seed, then loaded from the cache."""
+        if self._classifier is None:
+            self._classifier = reference_classifier(
+                self.dm.dataset("train"), self.dm.dataset("test"), cache_dir=self.cache_dir,
+                key_info={"data": self.data_key, "classifier": self.clf_cfg}, **self._train_kwargs(),
+            )
+        return self._classifier
+
+    def real(self, split: str) -> tuple[Tensor, Tensor]:
+        if split not in self._real:
+            self._real[split] = stack_split(self.dm.dataset(split))
+        return self._real[split]
+
+    def run(self, module, metrics: Sequence[str], n_samples: int, seed: int, progress: bool = True) -> dict:
+        """Generate ``n_samples`` with the module's EMA generator and compute ``metrics``."""
+        model, test_acc = self.classifier()
+        real_x, real_y = self.real(self.cfg.get("split", "test"))
+        was_training = module.training
+        module.eval()
+        fake = module.make_eval_set(real_x, real_y, n_samples, seed)
+        module.train(was_training)
+        kw = self._train_kwargs()
+        kw.pop("num_classes"), kw.pop("channels"), kw.pop("image_size")
+        ctx = EvalContext(
+            fake_images=quantize(fake["fake_images"]), fake_labels=fake["fake_labels"],
+            fake_sources=fake.get("fake_sources"), real_images=real_x, real_labels=real_y,
+            num_classes=self.dm.num_classes, classifier=model, classifier_test_accuracy=test_acc,
+            train_classifier_fn=partial(
+                train_classifier, num_classes=self.dm.num_classes, channels=self.dm.channels,
+                image_size=self.dm.image_size, **kw,
+            ),
+            real_train=self.dm.dataset("train"), real_test=self.dm.dataset("test"), seed=seed,
+        )
+        result = evaluate(list(metrics), ctx, progress=progress)
+        result["classifier_test_accuracy"] = float(test_acc)
+        result["n_fake"] = int(fake["fake_images"].size(0))
+        result["eval_seed"] = seed
+        return result

@@ -1,0 +1,119 @@
+"""Training entry point: a thin ``@hydra.main`` around the pure function ``train(cfg)``.
+
+conf -> train() builds datamodule + module (nets + losses) + callbacks + loggers -> Trainer.fit.
+Every run directory ends up with ``.hydra/``, ``checkpoints/last.ckpt`` (+ best),
+``samples/*.png``, ``metrics.jsonl`` and the W&B run (offline by default).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+
+from gan_lab.config import CONF_DIR, resolve_ckpt_path, validate_config
+from gan_lab.summary import format_summary
+
+log = logging.getLogger("gan_lab")
+
+
+def _to_dict(node) -> dict:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+
+
+def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
+    """W&B (offline unless WANDB_MODE says otherwise), resuming the run's W&B id when resuming."""
+    lcfg = cfg.logger
+    if lcfg.name == "none":
+        return []
+    from pytorch_lightning.loggers import WandbLogger
+
+    mode = os.environ.get("WANDB_MODE", lcfg.mode)
+    id_file = run_dir / "wandb_id.txt"
+    run_id = id_file.read_text().strip() if id_file.exists() else None
+    logger = WandbLogger(
+        project=lcfg.project, entity=lcfg.entity, name=cfg.run_name, save_dir=str(run_dir), mode=mode,
+        group=lcfg.group, job_type=lcfg.job_type, tags=list(lcfg.tags), log_model=lcfg.log_model,
+        id=run_id, resume="allow" if run_id else None,
+    )
+    if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
+        logger.experiment.config.update(OmegaConf.to_container(cfg, resolve=True), allow_val_change=True)
+        id_file.write_text(logger.experiment.id)
+    return [logger]
+
+
+def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
+    """Train one model as configured; returns (final metrics, objects: trainer, module, datamodule)."""
+    from gan_lab.callbacks import PeriodicEvaluation, SampleGrids
+    from gan_lab.data import build_datamodule
+    from gan_lab.evaluation import Evaluator
+    from gan_lab.modules import MODULES
+
+    validate_config(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    dm = build_datamodule(cfg.dataset)
+    dm.prepare_data()
+    dm.setup("fit")
+    log.info("data: %s", dm.describe())
+    module = MODULES.get(cfg.model.module)(
+        num_classes=dm.num_classes, channels=dm.channels, image_size=dm.image_size, class_names=dm.class_names,
+        model=_to_dict(cfg.model), loss=_to_dict(cfg.loss), seed=cfg.seed, channels_last=cfg.channels_last,
+    )
+
+    evaluator = Evaluator(dm, _to_dict(cfg.eval), cfg.paths.cache_dir, data_key=_to_dict(cfg.dataset))
+    eval_cb = PeriodicEvaluation(
+        evaluator, run_dir / "metrics.jsonl", every_n_steps=cfg.eval.every_n_steps, n_samples=cfg.eval.n_samples,
+        final_n_samples=cfg.eval.final_n_samples, metrics=list(cfg.eval.metrics),
+        final_metrics=list(cfg.eval.final_metrics), seed=cfg.seed,
+    )
+    samples_cb = SampleGrids(run_dir / "samples", cfg.samples.every_n_steps, cfg.samples.n_inputs,
+                             cfg.samples.max_classes, seed=cfg.seed)
+    ckpt_cb = pl.callbacks.ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best-{step:06d}", monitor=cfg.checkpoint.monitor,
+        mode=cfg.checkpoint.mode, save_top_k=1 if cfg.checkpoint.monitor else 0, save_last=True,
+        every_n_train_steps=cfg.checkpoint.every_n_steps, auto_insert_metric_name=False,
+    )
+    trainer = pl.Trainer(
+        **_to_dict(cfg.trainer), callbacks=[samples_cb, eval_cb, ckpt_cb],
+        logger=build_loggers(cfg, run_dir) or False, default_root_dir=str(run_dir),
+    )
+    if evaluator is not None and trainer.is_global_zero:
+        evaluator.classifier()  # train or load the reference classifier before the progress bar starts
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+    trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+
+    metrics = dict(eval_cb.last_result or {})
+    if trainer.is_global_zero:
+        print(format_summary(run_dir, metrics, trainer.loggers), flush=True)
+    for logger in trainer.loggers:
+        if hasattr(logger, "experiment") and trainer.is_global_zero:
+            logger.experiment.finish()
+    return metrics, {"trainer": trainer, "module": module, "datamodule": dm, "run_dir": run_dir}
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry; returns the optimised metric for sweepers (``optimized_metric`` when set)."""
+    from gan_lab.errors import user_error_types
+
+    try:
+        metrics, _ = train(cfg)
+    except user_error_types() as e:
+        log.error("%s", e)
+        print(f"gan-lab train: error: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    key = cfg.get("optimized_metric")
+    return metrics.get(key) if key else None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""End-to-end: train() and the `gan-lab` CLI write a complete run directory, resume, and fail clearly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import TINY, TINY_ACGAN, compose
+
+
+def _run(overrides, out, cache):
+    from gan_lab.train import train
+
+    return train(compose(overrides, out, cache))
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("head", ["softmax", "aam", "cosface", "sphereface"])
+def test_translation_trains_with_each_head(head, tmp_path, cache_dir):
+    metrics, objs = _run([*TINY, f"loss={head}", "logger=none"], tmp_path / "run", cache_dir)
+    assert objs["trainer"].global_step == 6  # max_steps counts iterations, not optimiser steps
+    records = _jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert [r["step"] for r in records] == [3, 6] and records[-1]["kind"] == "final"
+    assert 0.0 <= metrics["gan_test"] <= 1.0
+    assert metrics["classifier_test_accuracy"] > 0.3  # the independent classifier learned something real
+    ema = objs["module"].G_ema.state_dict()
+    g = objs["module"].G.state_dict()
+    assert any(not torch.equal(ema[k], g[k]) for k in g if g[k].is_floating_point())  # EMA is not a copy
+
+
+@pytest.mark.parametrize("head", ["softmax", "aam"])
+def test_generation_trains_with_heads(head, tmp_path, cache_dir):
+    metrics, objs = _run([*TINY_ACGAN, f"loss={head}", "logger=none", "loss.lambda_gp=1"], tmp_path / "run", cache_dir)
+    assert objs["trainer"].global_step == 6
+    assert (tmp_path / "run" / "samples").is_dir() and any((tmp_path / "run" / "samples").glob("*.png"))
+    assert "gan_test" in metrics and metrics["n_fake"] == 60
+
+
+def test_resume_continues_step_count(tmp_path, cache_dir):
+    out = tmp_path / "run"
+    _run([*TINY, "logger=none", "trainer.max_steps=3"], out, cache_dir)
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    # Starting fresh over an existing run is refused: nothing is overwritten.
+    from gan_lab.registry import ConfigError
+
+    with pytest.raises(ConfigError, match="ckpt_path=last"):
+        _run([*TINY, "logger=none", "trainer.max_steps=6"], out, cache_dir)
+    _, objs = _run([*TINY, "logger=none", "trainer.max_steps=6", "ckpt_path=last"], out, cache_dir)
+    assert objs["trainer"].global_step == 6
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 6
+    assert {"torch", "numpy", "python"} <= set(ckpt["rng_states"])
+    assert len(ckpt["optimizer_states"]) == 2 and len(ckpt["lr_schedulers"]) == 2
+    assert any(k.startswith("G_ema.") for k in ckpt["state_dict"]) and any(k.startswith("head.") for k in ckpt["state_dict"])
+
+
+def test_bad_config_fails_before_training(tmp_path, cache_dir):
+    from gan_lab.registry import ConfigError
+
+    with pytest.raises(ConfigError, match=r"loss.margin=-0.1.*>= 0"):
+        _run([*TINY, "logger=none", "loss.margin=-0.1"], tmp_path / "a", cache_dir)
+    with pytest.raises(ConfigError, match=r"loss.adversarial='wgan'.*hinge"):
+        _run([*TINY, "logger=none", "loss.adversarial=wgan"], tmp_path / "b", cache_dir)
+    with pytest.raises(ConfigError, match=r"dataset.image_size"):
+        _run([*TINY, "logger=none", "dataset.image_size=20"], tmp_path / "c", cache_dir)
+    assert not (tmp_path / "a" / "checkpoints").exists()
+
+
+def _cli(args, cwd, timeout=300):
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "gan_lab.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_cli_train_writes_run_directory_and_translate_uses_it(tmp_path, cache_dir):
+    run_dir = tmp_path / "run"
+    r = _cli(["train", *TINY, f"hydra.run.dir={run_dir}", f"paths.cache_dir={cache_dir}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert list((run_dir / "samples").glob("step_*.png"))
+    records = _jsonl(run_dir / "metrics.jsonl")
+    assert records[-1]["step"] == 6 and "gan_test" in records[-1] and "fid_clf" in records[-1]
+    wandb_runs = list((run_dir / "wandb").glob("offline-run-*"))
+    assert len(wandb_runs) == 1 and list(wandb_runs[0].glob("run-*.wandb"))
+    assert "Run directory:" in r.stdout and "GAN-test accuracy" in r.stdout
+
+    # translate: odd sizes and modes in, same sizes out
+    from PIL import Image
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("L", (13, 21), 128).save(src / "a.png")
+    Image.new("RGBA", (40, 30), (10, 200, 30, 255)).save(src / "b.png")
+    r = _cli(["translate", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", f"input={src}", "target=3",
+              f"output={tmp_path / 'out'}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert Image.open(tmp_path / "out" / "a.png").size == (13, 21)
+    assert Image.open(tmp_path / "out" / "b.png").size == (40, 30)
+    r = _cli(["translate", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", f"input={src}", "target=42",
+              f"output={tmp_path / 'out'}"], cwd=tmp_path)
+    assert r.returncode == 2 and "target='42'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_reports_bad_values_in_one_line(tmp_path):
+    r = _cli(["train", "loss=arcface", f"hydra.run.dir={tmp_path / 'x'}"], cwd=tmp_path, timeout=120)
+    assert r.returncode != 0
+    assert "arcface" in r.stderr and "aam" in r.stderr  # names the bad value and the allowed ones
+    r = _cli(["train", "loss.margin=-1", f"hydra.run.dir={tmp_path / 'y'}"], cwd=tmp_path, timeout=120)
+    assert r.returncode == 2 and "loss.margin=-1" in r.stderr and "Traceback" not in r.stderr
