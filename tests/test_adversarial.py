@@ -29,12 +29,16 @@ def softplus(v):
     return math.log1p(math.exp(v))
 
 
+NS = (mean([softplus(-r) for r in R]) + mean([softplus(f) for f in Fk]), mean([softplus(-f) for f in Fk]))
 EXPECTED = {
     "wgan-gp": (mean(Fk) - mean(R), -mean(Fk)),
     "hinge": (mean([max(0, 1 - r) for r in R]) + mean([max(0, 1 + f) for f in Fk]), -mean(Fk)),
-    "non-saturating": (mean([softplus(-r) for r in R]) + mean([softplus(f) for f in Fk]), mean([softplus(-f) for f in Fk])),
-    "vanilla": (mean([softplus(-r) for r in R]) + mean([softplus(f) for f in Fk]), mean([softplus(-f) for f in Fk])),
-    "lsgan": (0.5 * mean([(r - 1) ** 2 for r in R]) + 0.5 * mean([f**2 for f in Fk]), 0.5 * mean([(f - 1) ** 2 for f in Fk])),
+    "non-saturating": NS,
+    "vanilla": NS,
+    "lsgan": (
+        0.5 * mean([(r - 1) ** 2 for r in R]) + 0.5 * mean([f**2 for f in Fk]),
+        0.5 * mean([(f - 1) ** 2 for f in Fk]),
+    ),
 }
 
 

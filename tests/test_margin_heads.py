@@ -150,7 +150,8 @@ def test_softmax_is_linear_and_ignores_scale_margin():
     torch.manual_seed(5)
     head = build_head("softmax", 8, 3, scale=64.0, margin=0.5)
     emb, y = torch.randn(10, 8), torch.randint(0, 3, (10,))
-    expect = emb.double().detach().numpy() @ head.fc.weight.double().detach().numpy().T + head.fc.bias.double().detach().numpy()
+    w, b = head.fc.weight.double().detach().numpy(), head.fc.bias.double().detach().numpy()
+    expect = emb.double().numpy() @ w.T + b
     np.testing.assert_allclose(head.logits(emb).detach().numpy(), expect, atol=1e-5)
     assert torch.equal(head.margin_logits(emb, y), head.logits(emb))
     assert head(emb, y).item() == pytest.approx(torch.nn.functional.cross_entropy(head.logits(emb), y).item())
@@ -225,7 +226,8 @@ def test_other_config_errors():
         build_head("arcface", 8, 3)
     msg = str(err.value)
     assert "loss='arcface'" in msg and all(n in msg for n in ("aam", "cosface", "softmax", "sphereface"))
-    with pytest.raises(ConfigError, match=r"loss\.margin=2\.5 is invalid for loss=sphereface; allowed: an integer >= 1"):
+    msg = r"loss\.margin=2\.5 is invalid for loss=sphereface; allowed: an integer >= 1"
+    with pytest.raises(ConfigError, match=msg):
         build_head("sphereface", 8, 3, margin=2.5)
     with pytest.raises(ConfigError, match=r"loss\.margin=0 is invalid for loss=sphereface"):
         build_head("sphereface", 8, 3, margin=0)

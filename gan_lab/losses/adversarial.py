@@ -112,7 +112,9 @@ def gradient_penalty(outputs: Tensor, inputs: Tensor) -> Tensor:
     on input i (no batch norm in a WGAN-GP critic); a PatchGAN map sums its patches per sample.
     """
     if not inputs.requires_grad:
-        raise ValueError("gradient_penalty: inputs must require grad; call inputs.requires_grad_(True) before D(inputs)")
+        raise ValueError(
+            "gradient_penalty: inputs must require grad; call inputs.requires_grad_(True) before D(inputs)"
+        )
     (grad,) = torch.autograd.grad(outputs.float().sum(), inputs, create_graph=True)
     norm = torch.linalg.vector_norm(grad.float().reshape(grad.size(0), -1), ord=2, dim=1)
     return (norm - 1.0).pow(2).mean()

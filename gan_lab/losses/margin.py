@@ -14,7 +14,8 @@ cos θ_j = ŵ_j · x̂):
 - ``aam`` (ArcFace, additive angular margin): target ``s·cos(θ_y + m)``, others ``s·cos θ_j``.
 - ``cosface`` (additive cosine margin): target ``s·(cos θ_y − m)``, others ``s·cos θ_j``.
 - ``sphereface`` (multiplicative angular margin, here with normalised features as in later SphereFace
-  variants): target ``s·ψ(θ_y)`` with ``ψ(θ) = (−1)^k cos(mθ) − 2k`` on ``[kπ/m, (k+1)π/m]``, integer m ≥ 1.
+  variants): target ``s·ψ(θ_y)`` with ``ψ(θ) = (−1)^k cos(mθ) − 2k`` on ``[kπ/m, (k+1)π/m]``,
+  integer m ≥ 1.
 
 Defaults. ArcFace's face-recognition setting is s=64, m=0.5 for thousands of identities. A GAN's
 discriminator classifies 10–100 classes, where s=64 makes the soft-max almost one-hot from the first steps
@@ -71,7 +72,9 @@ class ClassifierHead(nn.Module):
                 f"allowed: loss.scale, loss.margin{self._extra_options()}"
             )
         if int(in_features) < 1:
-            raise ConfigError(f"in_features={in_features} is invalid (the discriminator's embed_dim); allowed: an integer >= 1")
+            raise ConfigError(
+                f"in_features={in_features} is invalid (the discriminator's embed_dim); allowed: an integer >= 1"
+            )
         if int(num_classes) < 1:
             raise ConfigError(f"num_classes={num_classes} is invalid; allowed: an integer >= 1")
         if not (math.isfinite(float(scale)) and float(scale) > 0):
@@ -96,7 +99,10 @@ class ClassifierHead(nn.Module):
         return F.cross_entropy(self.margin_logits(emb, labels), labels.long())
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, num_classes={self.num_classes}, scale={self.scale}, margin={self.margin}"
+        return (
+            f"in_features={self.in_features}, num_classes={self.num_classes}, "
+            f"scale={self.scale}, margin={self.margin}"
+        )
 
 
 @register_head("softmax")
