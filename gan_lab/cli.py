@@ -1,4 +1,4 @@
-"""``gan-lab`` command: train | translate (and, as they land, eval | albedo-synth | extract-albedo | compare).
+"""``gan-lab`` command: train | eval | translate (and, as they land, albedo-synth | extract-albedo | compare).
 
 ``gan-lab train [hydra overrides]`` composes conf/train.yaml; everything after the sub-command
 is passed to Hydra (``-m`` for sweeps, ``--cfg job`` to print the config).
@@ -14,6 +14,7 @@ USAGE = """usage: gan-lab <command> [arguments]
 
 commands:
   train       train a model: gan-lab train [key=value ...] [-m for sweeps]   (Hydra overrides; conf/train.yaml)
+  eval        evaluate a checkpoint: gan-lab eval ckpt_path=CKPT [metrics=[fid_clf,gan_test]] [n_samples=N]
   translate   apply a translator: gan-lab translate ckpt_path=CKPT input=IMG_OR_DIR target=CLASS output=DIR
 """
 
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> None:
             from gan_lab.train import main as train_main
 
             _run_hydra(train_main, "gan-lab-train", rest)
+        elif cmd == "eval":
+            from gan_lab.eval_command import main as eval_main
+
+            eval_main(rest)
         elif cmd == "translate":
             from gan_lab.translate import main as translate_main
 

@@ -30,11 +30,14 @@ def _positive(cfg: DictConfig, key: str, allow_zero: bool = False) -> None:
 def validate_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the key and the allowed values for the first invalid setting."""
     from gan_lab.data import DATASETS
-    from gan_lab.losses import ADVERSARIAL, HEADS
+    from gan_lab.losses import ADVERSARIAL, build_head
     from gan_lab.metrics.suite import METRICS
     from gan_lab.modules import MODULES
 
-    HEADS.get(cfg.loss.name)
+    head_kw = {k: cfg.loss[k] for k in ("scale", "margin") if k in cfg.loss}
+    if cfg.loss.name == "aam":
+        head_kw["easy_margin"] = cfg.loss.get("easy_margin", False)
+    build_head(cfg.loss.name, 2, 2, **head_kw)  # dry run: the head's own range checks (e.g. sphereface's integer m)
     ADVERSARIAL.get(cfg.loss.adversarial)
     MODULES.get(cfg.model.module)
     DATASETS.get(cfg.dataset.name)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
     from gan_lab.data.errors import CorruptImageError, DatasetNotFoundError
     from gan_lab.modules.base import NonFiniteLossError
     from gan_lab.registry import ConfigError
 
-    return (ConfigError, DatasetNotFoundError, CorruptImageError, NonFiniteLossError)
+    return (ConfigError, DatasetNotFoundError, CorruptImageError, NonFiniteLossError, HydraException,
+            OmegaConfBaseException)
