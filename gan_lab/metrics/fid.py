@@ -1,0 +1,187 @@
+"""Fréchet distance, streaming feature statistics and the kernel (KID) distance between feature sets.
+
+Backbone-agnostic: these functions see only feature vectors. Which network made the features
+decides the metric's name (``fid`` on Inception, ``fid_clf`` on the evaluation classifier); see
+``gan_lab.metrics.backbones``.
+
+``frechet_distance`` uses the symmetric form tr(sqrt(sqrt(S1)·S2·sqrt(S1))) computed with two
+symmetric eigen-decompositions. It equals tr(sqrt(S1·S2)) (the two matrices are similar) but,
+unlike ``scipy.linalg.sqrtm(S1 @ S2)``, it never needs a complex square root of a non-symmetric
+matrix, and stays correct when a covariance is rank-deficient (fewer samples than dimensions).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def _as_f64(x) -> np.ndarray:
+    if isinstance(x, Tensor):
+        x = x.detach().cpu().double().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _clip_eigenvalues(w: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a PSD matrix with round-off removed: below dim·eps·max|w| (numpy's rank tolerance) -> 0.
+
+    Without this a rank-deficient covariance (fewer samples than dimensions) leaves dozens of
+    ±1e-16-sized "zero" eigenvalues whose square roots (1e-8 each) add up to visible error.
+    """
+    tol = w.size * np.finfo(np.float64).eps * max(float(np.abs(w).max(initial=0.0)), 1e-300)
+    return np.where(w > tol, w, 0.0)
+
+
+def _psd_sqrt(s: np.ndarray) -> np.ndarray:
+    """Square root of a symmetric positive semi-definite matrix via eigh."""
+    w, v = np.linalg.eigh((s + s.T) / 2)
+    return (v * np.sqrt(_clip_eigenvalues(w))) @ v.T
+
+
+def trace_sqrt_product(sigma1, sigma2) -> float:
+    """tr(sqrt(S1·S2)) for PSD S1, S2, as tr(sqrt(sqrt(S1)·S2·sqrt(S1)))."""
+    s1, s2 = _as_f64(sigma1), _as_f64(sigma2)
+    r = _psd_sqrt(s1)
+    m = r @ ((s2 + s2.T) / 2) @ r
+    w = np.linalg.eigvalsh((m + m.T) / 2)
+    return float(np.sqrt(_clip_eigenvalues(w)).sum())
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+    """Squared Fréchet (2-Wasserstein) distance between N(mu1, sigma1) and N(mu2, sigma2), in float64.
+
+    d² = ||mu1 - mu2||² + tr(S1) + tr(S2) - 2·tr(sqrt(S1·S2)).
+    Mathematically >= 0; round-off below 1e-9 of the covariances' scale is reported as 0.
+    """
+    mu1, mu2 = _as_f64(mu1).reshape(-1), _as_f64(mu2).reshape(-1)
+    s1, s2 = _as_f64(sigma1), _as_f64(sigma2)
+    if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
+        raise ValueError(f"shape mismatch: mu {mu1.shape} vs {mu2.shape}, sigma {s1.shape} vs {s2.shape}")
+    diff = mu1 - mu2
+    tr1, tr2 = float(np.trace(s1)), float(np.trace(s2))
+    value = float(diff @ diff) + tr1 + tr2 - 2.0 * trace_sqrt_product(s1, s2)
+    if value < 0 and -value <= 1e-9 * (tr1 + tr2 + float(diff @ diff) + 1.0):
+        value = 0.0
+    return value
+
+
+class FeatureStats:
+    """Streaming mean/covariance of feature vectors: float64 count, sum and sum of outer products.
+
+    Mergeable: ``merge`` adds another accumulator; for a multi-process gather, all-reduce (sum) the
+    three tensors of ``tensors()`` and rebuild with ``FeatureStats.from_tensors``.
+    """
+
+    def __init__(self, dim: int | None = None):
+        self.dim = dim
+        self.count = torch.zeros((), dtype=torch.float64)
+        self.sum: Tensor | None = None
+        self.outer: Tensor | None = None
+        if dim is not None:
+            self._alloc(dim)
+
+    def _alloc(self, dim: int) -> None:
+        self.dim = dim
+        self.sum = torch.zeros(dim, dtype=torch.float64)
+        self.outer = torch.zeros(dim, dim, dtype=torch.float64)
+
+    @property
+    def n(self) -> int:
+        return int(self.count.item())
+
+    def update(self, features: Tensor) -> "FeatureStats":
+        f = torch.as_tensor(features).detach().cpu().double().reshape(len(features), -1)
+        if self.sum is None:
+            self._alloc(f.shape[1])
+        if f.shape[1] != self.dim:
+            raise ValueError(f"features have {f.shape[1]} dims, accumulator has {self.dim}")
+        self.count += f.shape[0]
+        self.sum += f.sum(0)
+        self.outer += f.T @ f
+        return self
+
+    def merge(self, other: "FeatureStats") -> "FeatureStats":
+        if other.sum is None:
+            return self
+        if self.sum is None:
+            self._alloc(other.dim)
+        self.count += other.count
+        self.sum += other.sum
+        self.outer += other.outer
+        return self
+
+    def tensors(self) -> tuple[Tensor, Tensor, Tensor]:
+        """(count, sum, outer-product sum): sum these across processes to gather."""
+        if self.sum is None:
+            raise ValueError("FeatureStats is empty: call update() first")
+        return self.count, self.sum, self.outer
+
+    @classmethod
+    def from_tensors(cls, count: Tensor, sum_: Tensor, outer: Tensor) -> "FeatureStats":
+        stats = cls(int(sum_.numel()))
+        stats.count = count.detach().cpu().double().reshape(())
+        stats.sum = sum_.detach().cpu().double().clone()
+        stats.outer = outer.detach().cpu().double().clone()
+        return stats
+
+    def mean(self) -> np.ndarray:
+        if self.n < 1:
+            raise ValueError("FeatureStats.mean needs at least one sample")
+        return (self.sum / self.count).numpy()
+
+    def cov(self) -> np.ndarray:
+        """Unbiased sample covariance (divides by n - 1, as numpy.cov)."""
+        if self.n < 2:
+            raise ValueError(f"FeatureStats.cov needs at least two samples, has {self.n}")
+        mu = self.sum / self.count
+        c = (self.outer - self.count * torch.outer(mu, mu)) / (self.count - 1)
+        return ((c + c.T) / 2).numpy()
+
+
+def fid_from_features(feats1: Tensor, feats2: Tensor) -> float:
+    """Fréchet distance between the Gaussians fitted to two feature sets (rows = samples)."""
+    a, b = FeatureStats().update(feats1), FeatureStats().update(feats2)
+    return frechet_distance(a.mean(), a.cov(), b.mean(), b.cov())
+
+
+def _poly_kernel(x: np.ndarray, y: np.ndarray, degree: int, gamma: float, coef: float) -> np.ndarray:
+    return (x @ y.T * gamma + coef) ** degree
+
+
+def mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3, gamma: float | None = None,
+                  coef: float = 1.0) -> float:
+    """Unbiased MMD² with the polynomial kernel k(a, b) = (gamma·a·b + coef)^degree, gamma = 1/dim by default."""
+    gamma = 1.0 / x.shape[1] if gamma is None else gamma
+    m, n = len(x), len(y)
+    kxx = _poly_kernel(x, x, degree, gamma, coef)
+    kyy = _poly_kernel(y, y, degree, gamma, coef)
+    kxy = _poly_kernel(x, y, degree, gamma, coef)
+    return float(
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+        + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+        - 2.0 * kxy.mean()
+    )
+
+
+def kid(feats1, feats2, subsets: int = 100, subset_size: int = 1000, degree: int = 3,
+        gamma: float | None = None, coef: float = 1.0, seed: int = 0) -> tuple[float, float]:
+    """Kernel Inception Distance (Bińkowski et al. 2018) on any features: (mean, std) over subsets.
+
+    Each subset draws ``min(subset_size, len(feats1), len(feats2))`` rows without replacement from
+    each set and computes the unbiased polynomial-kernel MMD²; std uses ddof=0 like torch-fidelity
+    and torchmetrics. Deterministic given ``seed``.
+    """
+    x, y = _as_f64(feats1), _as_f64(feats2)
+    size = min(subset_size, len(x), len(y))
+    if size < 2:
+        raise ValueError(f"KID needs at least 2 samples per set, got {len(x)} and {len(y)}")
+    rng = np.random.default_rng(seed)
+    values: Sequence[float] = [
+        mmd2_unbiased(x[rng.choice(len(x), size, replace=False)], y[rng.choice(len(y), size, replace=False)],
+                      degree, gamma, coef)
+        for _ in range(subsets)
+    ]
+    return float(np.mean(values)), float(np.std(values))
