@@ -120,6 +120,19 @@ def test_fid_of_features_zero_with_itself_and_grows_with_shift():
     assert values == pytest.approx([0.25, 1.0, 4.0], rel=1e-9)
 
 
+def test_fid_from_few_features_uses_exact_low_rank_path():
+    """Fewer samples than dims (per-class FID): the n×n path agrees with the covariance path and scipy."""
+    rng = np.random.default_rng(10)
+    x, y = rng.normal(size=(20, 64)), rng.normal(size=(25, 64)) * 0.8 + 0.2
+    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    stats_path = frechet_distance(x.mean(0), s1, y.mean(0), s2)
+    assert fid_from_features(x, y) == pytest.approx(stats_path, rel=1e-11)
+    assert fid_from_features(x, y) == pytest.approx(scipy_fid(x.mean(0), s1, y.mean(0), s2), rel=1e-5)
+    assert abs(fid_from_features(x, x)) < 1e-9
+    with pytest.raises(ValueError, match="two samples"):
+        fid_from_features(x[:1], y)
+
+
 def direct_mmd2(x, y):
     """Unbiased MMD² with k(a,b) = (a·b/d + 1)³, by explicit loops over pairs (Bińkowski et al. 2018, eq. 3)."""
     d = x.shape[1]

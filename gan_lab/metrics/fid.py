@@ -141,10 +141,28 @@ class FeatureStats:
         return ((c + c.T) / 2).numpy()
 
 
-def fid_from_features(feats1: Tensor, feats2: Tensor) -> float:
-    """Fréchet distance between the Gaussians fitted to two feature sets (rows = samples)."""
-    a, b = FeatureStats().update(feats1), FeatureStats().update(feats2)
-    return frechet_distance(a.mean(), a.cov(), b.mean(), b.cov())
+def fid_from_features(feats1, feats2) -> float:
+    """Fréchet distance between the Gaussians fitted to two feature sets (rows = samples).
+
+    With fewer samples than dimensions (per-class FID on 2048-d Inception features) it uses
+    S1 = AᵀA, S2 = BᵀB (A, B the centred samples / sqrt(n - 1)): tr sqrt(S1·S2) is then the nuclear
+    norm of the small n1×n2 matrix A·Bᵀ. Same value, exact, and no d×d eigen-decomposition.
+    """
+    x, y = _as_f64(feats1), _as_f64(feats2)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"feature sets must be (n, d) with the same d, got {x.shape} and {y.shape}")
+    (n1, d), n2 = x.shape, len(y)
+    if min(n1, n2) < 2:
+        raise ValueError(f"FID needs at least two samples per set, got {n1} and {n2}")
+    if min(n1, n2) >= d:
+        a, b = FeatureStats().update(torch.from_numpy(x)), FeatureStats().update(torch.from_numpy(y))
+        return frechet_distance(a.mean(), a.cov(), b.mean(), b.cov())
+    mu1, mu2 = x.mean(0), y.mean(0)
+    a, b = (x - mu1) / np.sqrt(n1 - 1), (y - mu2) / np.sqrt(n2 - 1)
+    diff = mu1 - mu2
+    tr1, tr2 = float((a * a).sum()), float((b * b).sum())
+    value = float(diff @ diff) + tr1 + tr2 - 2.0 * float(np.linalg.svd(a @ b.T, compute_uv=False).sum())
+    return 0.0 if value < 0 and -value <= 1e-9 * (tr1 + tr2 + float(diff @ diff) + 1.0) else value
 
 
 def _poly_kernel(x: np.ndarray, y: np.ndarray, degree: int, gamma: float, coef: float) -> np.ndarray:

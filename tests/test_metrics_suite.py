@@ -1,0 +1,244 @@
+"""The metric registry and ``evaluate``: names, provenance, numbers against independent computations."""
+
+from __future__ import annotations
+
+import builtins
+import sys
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+from sklearn.datasets import load_digits
+from torch import nn
+from torch.utils.data import TensorDataset
+
+import gan_lab.metrics.classifier as clf
+from gan_lab.metrics.backbones import BackboneUnavailableError, FeatureExtractor
+from gan_lab.metrics.fid import kid
+from gan_lab.metrics.suite import METRICS, EvalContext, cheap_metrics, evaluate, full_metrics
+from gan_lab.registry import ConfigError
+
+
+class TinyNet(nn.Module):
+    """Stand-in with the EvalClassifier contract (features + forward)."""
+
+    def __init__(self, channels, num_classes, image_size, width=8, feature_dim=32):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+            nn.Linear(2 * width * ((image_size + 1) // 2) ** 2, feature_dim), nn.Tanh(),
+        )
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+HP = dict(num_classes=10, channels=1, image_size=8, steps=150, batch_size=64, lr=1e-2, seed=0, width=8,
+          feature_dim=32, progress=False)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32)[:, None] / 8.0 - 1.0
+    y = torch.tensor(d.target, dtype=torch.int64)
+    train, test = TensorDataset(x[:1200], y[:1200]), TensorDataset(x[1200:], y[1200:])
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(clf, "build_eval_classifier", lambda c, k, s, w=8, f=32: TinyNet(c, k, s, w, f))
+        model, acc = clf.reference_classifier(train, test, cache_dir=tmp_path_factory.mktemp("cache"),
+                                              key_info={"data": "digits"}, **HP)
+        yield dict(model=model, acc=acc, train=train, test=test, xt=x[1200:], yt=y[1200:])
+
+
+def make_ctx(s, fake_x, fake_y, sources=None, **kw) -> EvalContext:
+    base = dict(fake_images=fake_x, fake_labels=fake_y, fake_sources=sources, real_images=s["xt"], real_labels=s["yt"],
+                num_classes=10, classifier=s["model"], classifier_test_accuracy=s["acc"], real_train=s["train"],
+                real_test=s["test"], seed=3)
+    return EvalContext(**{**base, **kw})
+
+
+def independent_fid(f1: np.ndarray, f2: np.ndarray) -> float:
+    """FID with S1 = AᵀA, S2 = BᵀB: tr sqrt(S1·S2) is the nuclear norm of A·Bᵀ (no matrix square root)."""
+    a = (f1 - f1.mean(0)) / np.sqrt(len(f1) - 1)
+    b = (f2 - f2.mean(0)) / np.sqrt(len(f2) - 1)
+    diff = f1.mean(0) - f2.mean(0)
+    return float(diff @ diff + (a * a).sum() + (b * b).sum() - 2 * np.linalg.svd(a @ b.T, compute_uv=False).sum())
+
+
+def feats(model, x) -> np.ndarray:
+    with torch.no_grad():
+        return model.features(x).double().numpy()
+
+
+def noisy(x, sigma, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (x + sigma * torch.randn(x.shape, generator=g)).clamp(-1, 1)
+
+
+def test_cheap_metrics_on_real_images_names_and_provenance(setup):
+    s = setup
+    out = evaluate(cheap_metrics(), make_ctx(s, s["xt"], s["yt"]), progress=False)
+    assert abs(out["fid_clf"]) < 1e-6  # the real set against itself
+    assert out["gan_test"] == s["acc"] == out["accuracy_score"]
+    assert out["fid_clf_backbone"] == f"eval-classifier:{s['model'].cache_key}"
+    assert out["gan_test_classifier"] == f"eval-classifier:{s['model'].cache_key}"
+    assert out["n_fake"] == out["n_real"] == 597
+    assert len(out["per_class_accuracy"]) == 10 and 0 < out["confidence_score"] <= 1
+    assert "fid" not in out and "kid" not in out  # classifier features never pass for Inception FID
+
+
+def test_fid_clf_matches_independent_computation_and_grows_with_noise(setup):
+    s = setup
+    real_f = feats(s["model"], s["xt"])
+    values = []
+    for sigma in (0.1, 0.3, 0.6):
+        fake = noisy(s["xt"], sigma)
+        out = evaluate(["fid_clf"], make_ctx(s, fake, s["yt"]), progress=False)
+        assert out["fid_clf"] == pytest.approx(independent_fid(feats(s["model"], fake), real_f), rel=1e-8)
+        values.append(out["fid_clf"])
+    assert values[0] < values[1] < values[2] and values[0] > 0
+
+
+def test_intra_and_task_fid_are_means_of_group_fids(setup):
+    s = setup
+    x, y = s["xt"], s["yt"]
+    fake = noisy(x, 0.3, seed=1)
+    rank = torch.zeros_like(y)
+    for c in range(10):
+        idx = (y == c).nonzero().flatten()
+        rank[idx] = torch.arange(len(idx))
+    sources = torch.where(rank < 3, (y + 3) % 10, torch.where(rank % 2 == 0, (y + 1) % 10, (y + 2) % 10))
+    out = evaluate(["intra_fid_clf"], make_ctx(s, fake, y, sources=sources), progress=False)
+    ff, rf = feats(s["model"], fake), feats(s["model"], x)
+    yn, sn = y.numpy(), sources.numpy()
+    per_class = [independent_fid(ff[yn == c], rf[yn == c]) for c in range(10)]
+    assert out["intra_fid_clf"] == pytest.approx(np.mean(per_class), rel=1e-8)
+    assert out["intra_fid_clf_classes"] == 10
+    pairs = [independent_fid(ff[(sn == (c + k) % 10) & (yn == c)], rf[yn == c]) for c in range(10) for k in (1, 2)]
+    assert out["task_fid_clf_pairs"] == 20  # the 3-sample (c+3 -> c) pairs are below the minimum
+    assert out["task_fid_clf"] == pytest.approx(np.mean(pairs), rel=1e-8)
+    no_sources = evaluate(["intra_fid_clf"], make_ctx(s, fake, y), progress=False)
+    assert "task_fid_clf" not in no_sources and no_sources["intra_fid_clf"] == out["intra_fid_clf"]
+
+
+def test_kid_clf_is_kid_on_classifier_features(setup):
+    s = setup
+    fake = noisy(s["xt"], 0.3)
+    out = evaluate(["kid_clf"], make_ctx(s, fake, s["yt"], kid_subsets=10, kid_subset_size=200), progress=False)
+    mean, std = kid(feats(s["model"], fake), feats(s["model"], s["xt"]), subsets=10, subset_size=200, seed=3)
+    assert out["kid_clf"] == pytest.approx(mean, rel=1e-9) and out["kid_clf_std"] == pytest.approx(std, rel=1e-9)
+    assert out["kid_clf_backbone"].startswith("eval-classifier:")
+
+
+def test_full_metrics_gan_train_on_real_training_images(setup):
+    s = setup
+    train_x, train_y = s["train"].tensors
+    fn = partial(clf.train_classifier, **HP)
+    out = evaluate(full_metrics(), make_ctx(s, train_x, train_y, train_classifier_fn=fn), progress=False)
+    assert set(full_metrics()) == {"fid_clf", "gan_test", "scores", "kid_clf", "intra_fid_clf", "gan_train"}
+    assert abs(out["gan_train"] - s["acc"]) <= 0.02
+    assert out["gan_train_real_reference"] == s["acc"]
+    assert out["gan_test"] > 0.9  # the classifier on its own training images
+    for key in ("fid_clf", "kid_clf", "intra_fid_clf", "accuracy_score", "confidence_score", "n_fake", "n_real"):
+        assert key in out
+    assert out["n_fake"] == 1200 and out["n_real"] == 597
+
+
+def test_same_seed_same_numbers(setup):
+    s = setup
+    fake = noisy(s["xt"], 0.2)
+    names = ["fid_clf", "kid_clf", "scores"]
+    a = evaluate(names, make_ctx(s, fake, s["yt"], kid_subsets=5, kid_subset_size=100), progress=False)
+    b = evaluate(names, make_ctx(s, fake, s["yt"], kid_subsets=5, kid_subset_size=100), progress=False)
+    assert a == b
+
+
+def test_unknown_metric_name_fails_before_any_work(setup):
+    s = setup
+    ctx = make_ctx(s, s["xt"], s["yt"])
+    with pytest.raises(ConfigError, match=r"eval.metrics='fdi'.*fid_clf.*gan_train"):
+        evaluate(["fid_clf", "fdi"], ctx, progress=False)
+    assert ctx.backbones == {}  # fid_clf did not run
+
+
+def test_training_metrics_need_a_train_fn(setup):
+    s = setup
+    with pytest.raises(ValueError, match="train_classifier_fn"):
+        evaluate(["gan_train"], make_ctx(s, s["xt"], s["yt"]), progress=False)
+
+
+def test_aug_gain_metric(setup):
+    s = setup
+    seen = []
+
+    def train_fn(dataset, progress=True):
+        seen.append(len(dataset))
+        return s["model"]
+
+    out = evaluate(["aug_gain"], make_ctx(s, s["xt"][:100], s["yt"][:100], train_classifier_fn=train_fn),
+                   progress=False)
+    assert seen == [1300] and out["aug_gain"] == 0.0 and out["aug_accuracy"] == s["acc"]
+
+
+class Counting(FeatureExtractor):
+    name = "counting"
+
+    def __init__(self, model):
+        self.model, self.sizes = model, []
+
+    def __call__(self, images, progress=False):
+        self.sizes.append(len(images))
+        return torch.from_numpy(feats(self.model, images))
+
+
+def test_real_features_computed_once_across_evaluations(setup):
+    s = setup
+    bb = Counting(s["model"])
+    backbones, cache = {"classifier": bb}, {}
+    for sigma in (0.1, 0.2):
+        ctx = make_ctx(s, noisy(s["xt"][:300], sigma), s["yt"][:300], backbones=backbones, feature_cache=cache,
+                       kid_subsets=3, kid_subset_size=100)
+        out = evaluate(["fid_clf", "kid_clf", "intra_fid_clf"], ctx, progress=False)
+        assert out["fid_clf_backbone"] == "counting"
+    assert sorted(bb.sizes) == [300, 300, 597]  # real once, each fake set once
+
+
+@pytest.fixture
+def no_torch_fidelity(monkeypatch):
+    real_import = builtins.__import__
+    for name in list(sys.modules):
+        if name.startswith("torch_fidelity"):
+            monkeypatch.delitem(sys.modules, name)
+
+    def fake_import(name, *args, **kwargs):
+        if name.startswith("torch_fidelity"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+
+
+def test_inception_metric_never_falls_back_to_classifier(setup, no_torch_fidelity):
+    s = setup
+    with pytest.raises(BackboneUnavailableError, match=r"pip install gan_lab\[inception\]"):
+        evaluate(["fid_clf", "fid"], make_ctx(s, s["xt"], s["yt"]), progress=False)
+
+
+def test_registry_names_and_config_defaults():
+    expected = {"fid_clf", "kid_clf", "intra_fid_clf", "task_fid_clf", "fid", "kid", "intra_fid", "gan_test",
+                "gan_train", "scores", "aug_gain"}
+    assert set(METRICS.names()) == expected
+    assert cheap_metrics() == ["fid_clf", "gan_test", "scores"]
+    conf = Path(__file__).resolve().parent.parent / "conf" / "train.yaml"
+    if conf.is_file():
+        cfg = OmegaConf.load(conf)
+        for name in list(cfg.eval.metrics) + list(cfg.eval.final_metrics):
+            assert name in METRICS
