@@ -174,8 +174,9 @@ def test_reference_cache_loads_and_retrains_on_change(data, tmp_path, monkeypatc
     assert side["test_accuracy"] == acc1 and side["key_info"] == {"data": "digits"}
     assert side["hparams"]["steps"] == 40 and side["train_data"]["len"] == 1200
 
-    t0 = time.time()
+    t0, rng = time.time(), torch.get_rng_state()
     m2, acc2 = clf.reference_classifier(train, test, cache_dir=tmp_path, key_info={"data": "digits"}, **hp)
+    assert torch.equal(torch.get_rng_state(), rng)  # loading does not consume the caller's random stream
     assert len(calls) == 1 and acc2 == acc1 and m2.cache_key == m1.cache_key  # loaded, not retrained
     assert time.time() - t0 < 2.0
     s1, s2 = m1.state_dict(), m2.state_dict()

@@ -207,7 +207,7 @@ def reference_classifier(train_dataset: Dataset, test_dataset: Dataset, *, num_c
                          image_size: int, cache_dir: str | os.PathLike, key_info: Mapping, seed: int, steps: int,
                          batch_size: int = 64, lr: float = 2e-3, width: int = 32, feature_dim: int = 128,
                          augment: bool = True, progress: bool = True) -> tuple[nn.Module, float]:
-    """(model in eval mode, real test accuracy): loaded from ``<cache_dir>/<key>.pt`` or trained and saved.
+    """(model on CPU in eval mode, real test accuracy): loaded from ``<cache_dir>/<key>.pt`` or trained and saved.
 
     The model gets a ``cache_key`` attribute, recorded as the provenance of ``_clf`` metrics.
     """
@@ -224,7 +224,7 @@ def reference_classifier(train_dataset: Dataset, test_dataset: Dataset, *, num_c
     if path.is_file():
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
-            model = build_eval_classifier(channels, num_classes, image_size, width, feature_dim)
+            model = _build_quietly(channels, num_classes, image_size, width, feature_dim)
             model.load_state_dict(payload["state_dict"])
             model.cache_key = key
             return model.eval(), float(payload["test_accuracy"])
@@ -233,6 +233,7 @@ def reference_classifier(train_dataset: Dataset, test_dataset: Dataset, *, num_c
     t0 = time.time()
     model = train_classifier(train_dataset, num_classes, channels, image_size, steps, batch_size=batch_size, lr=lr,
                              seed=seed, width=width, feature_dim=feature_dim, augment=augment, progress=progress)
+    model = model.cpu()  # as a cache load returns it: the same object either way
     test_acc = accuracy(model, test_dataset)
     cache.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
