@@ -45,13 +45,15 @@ class Evaluator:
         self.data_key = dict(data_key)
         self._classifier = None
         self._real: dict[str, tuple[Tensor, Tensor]] = {}
+        self._backbones: dict = {}  # kept across evaluations: real-set features are computed once
+        self._feature_cache: dict = {}
 
     def _train_kwargs(self) -> dict:
         c = self.clf_cfg
         return dict(
             num_classes=self.dm.num_classes, channels=self.dm.channels, image_size=self.dm.image_size,
             steps=int(c["steps"]), batch_size=int(c["batch_size"]), lr=float(c["lr"]),
-            seed=int(c.get("seed", 0)), width=int(c["width"]),
+            seed=int(c.get("seed", 0)), width=int(c["width"]), feature_dim=int(c.get("feature_dim", 128)),
         )
 
     def classifier(self):
@@ -87,6 +89,9 @@ class Evaluator:
                 image_size=self.dm.image_size, **kw,
             ),
             real_train=self.dm.dataset("train"), real_test=self.dm.dataset("test"), seed=seed,
+            backbones=self._backbones, feature_cache=self._feature_cache,
+            inception_weights=self.cfg.get("inception_weights"), inception_resize=self.cfg.get("inception_resize", "legacy"),
+            progress=progress,
         )
         result = evaluate(list(metrics), ctx, progress=progress)
         result["classifier_test_accuracy"] = float(test_acc)

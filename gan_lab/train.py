@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,12 @@ from gan_lab.config import CONF_DIR, resolve_ckpt_path, validate_config
 from gan_lab.summary import format_summary
 
 log = logging.getLogger("gan_lab")
+
+# Known, harmless Lightning/PyTorch warnings for a two-optimiser GAN with an EMA copy in eval mode.
+for _pattern in (".*module\\(s\\) in eval mode.*", ".*lr_scheduler.step\\(\\)` before `optimizer.step\\(\\)`.*",
+                 ".*no pre-optimization state was saved.*", ".*`val_dataloader` but have no `validation_step`.*",
+                 ".*does not have many workers.*"):
+    warnings.filterwarnings("ignore", message=_pattern)
 
 
 def _to_dict(node) -> dict:

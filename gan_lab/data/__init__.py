@@ -1,0 +1,29 @@
+"""LightningDataModules. ``build_datamodule(cfg.dataset)`` picks one by ``dataset.name``."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Mapping
+
+from gan_lab.data import digits  # noqa: F401  (registers)
+from gan_lab.data.base import ImageDataModule
+from gan_lab.data.registry import DATASETS, register_dataset
+from gan_lab.registry import ConfigError
+
+
+def build_datamodule(cfg: Mapping) -> ImageDataModule:
+    """The datamodule named by ``cfg['name']``, built with the remaining keys (unknown ones are errors)."""
+    kw = dict(cfg.items() if hasattr(cfg, "items") else cfg)
+    cls = DATASETS.get(kw.pop("name"))
+    allowed = set()
+    for klass in cls.__mro__:
+        if klass is object or "__init__" not in vars(klass):
+            continue
+        allowed |= {p for p in inspect.signature(klass.__init__).parameters if p not in ("self", "kw", "args", "kwargs")}
+    for key in kw:
+        if key not in allowed:
+            raise ConfigError(f"dataset.{key} is not an option of dataset={cls.name}; allowed: {', '.join(sorted(allowed))}")
+    return cls(**kw)
+
+
+__all__ = ["DATASETS", "register_dataset", "build_datamodule", "ImageDataModule"]

@@ -1,0 +1,93 @@
+"""The datamodule contract every data set follows.
+
+Items are ``(image, label)``: float32 (channels, image_size, image_size) in [-1, 1], int64 label.
+``dataset(split)`` gives the train / val / test split; the split is fixed by ``split_seed``
+(independent of the run's seed, so every run and the cached evaluation classifier see the same split).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+SPLITS = ("train", "val", "test")
+
+
+def resize_square(images: Tensor, size: int) -> Tensor:
+    """(N, C, H, W) -> centre-cropped square, resized to size×size (bilinear, antialiased)."""
+    h, w = images.shape[-2:]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    images = images[..., top : top + s, left : left + s]
+    if s == size:
+        return images
+    return F.interpolate(images, size=(size, size), mode="bilinear", antialias=s > size, align_corners=False)
+
+
+def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], seed: int) -> dict[str, np.ndarray]:
+    """Indices per split, stratified by class, deterministic in ``seed``; every class in every split if possible."""
+    rng = np.random.default_rng(seed)
+    out = {s: [] for s in SPLITS}
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n_val = int(round(fractions[1] * len(idx)))
+        n_test = int(round(fractions[2] * len(idx)))
+        out["val"].append(idx[:n_val])
+        out["test"].append(idx[n_val : n_val + n_test])
+        out["train"].append(idx[n_val + n_test :])
+    return {s: np.sort(np.concatenate(v)) for s, v in out.items()}
+
+
+class ImageDataModule(pl.LightningDataModule):
+    """Base class: subclasses implement ``_load()`` returning {split: Dataset} and set class metadata."""
+
+    name = "base"
+
+    def __init__(self, root: str, image_size: int, batch_size: int = 16, num_workers: int = 0, split_seed: int = 0,
+                 eval_batch_size: int = 64):
+        super().__init__()
+        self.root = str(root)
+        self.image_size = int(image_size)
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.split_seed = int(split_seed)
+        self.eval_batch_size = int(eval_batch_size)
+        self.num_classes: int = 0
+        self.class_names: list[str] = []
+        self.channels: int = 3
+        self._splits: dict[str, Dataset] | None = None
+
+    def _load(self) -> dict[str, Dataset]:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._splits is None:
+            self._splits = self._load()
+
+    def dataset(self, split: str) -> Dataset:
+        if split not in SPLITS:
+            raise ValueError(f"split={split!r}; allowed: {', '.join(SPLITS)}")
+        self.setup()
+        return self._splits[split]
+
+    def _loader(self, split: str, shuffle: bool, batch_size: int, drop_last: bool) -> DataLoader:
+        return DataLoader(self.dataset(split), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True, self.batch_size, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False, self.eval_batch_size, False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False, self.eval_batch_size, False)
+
+    def describe(self) -> str:
+        sizes = ", ".join(f"{s} {len(self.dataset(s))}" for s in SPLITS)
+        return (f"{self.name} at {self.root}: {sizes}; {self.num_classes} classes; "
+                f"{self.channels}×{self.image_size}×{self.image_size}")

@@ -1,0 +1,36 @@
+"""Small building blocks shared by the nets."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from gan_lab.registry import ConfigError
+
+NORMS = ("instance", "batch", "none")
+
+
+def norm2d(kind: str, channels: int, key: str = "model.generator.norm") -> nn.Module:
+    """Instance norm (affine, no running stats: StarGAN), batch norm, or identity."""
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True, track_running_stats=False)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ConfigError(f"{key}={kind!r} is not a known norm; allowed: {', '.join(NORMS)}")
+
+
+def init_weights(module: nn.Module, std: float = 0.02) -> None:
+    """DCGAN-style N(0, 0.02) convolutions/linears, unit-gain norms: a stable start for GANs."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and m.weight is not None:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

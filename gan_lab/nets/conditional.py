@@ -1,0 +1,68 @@
+"""Class-conditional generator and discriminator (AC-GAN style; the CIFAR-100 setting).
+
+The generator joins noise and a learned label embedding, then up-samples from 4×4; the
+discriminator has no batch norm (gradient-penalty friendly) and returns an embedding φ(x)
+for the classifier head next to its real/fake score.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from gan_lab.nets.blocks import init_weights, norm2d
+from gan_lab.registry import ConfigError
+
+SIZES = (8, 16, 32, 64, 128)
+
+
+def _n_stages(image_size: int) -> int:
+    if image_size not in SIZES:
+        raise ConfigError(f"dataset.image_size={image_size} is not supported by model=acgan; allowed: {list(SIZES)}")
+    return int(math.log2(image_size)) - 2  # 4x4 -> image_size
+
+
+class ConditionalGenerator(nn.Module):
+    def __init__(self, z_dim: int, num_classes: int, image_size: int, channels: int, width: int = 64,
+                 norm: str = "batch"):
+        super().__init__()
+        n = _n_stages(image_size)
+        dims = [min(width * 8, width * 2 ** (n - i)) for i in range(n + 1)]  # channels at 4x4, 8x8, ...
+        self.embed = nn.Embedding(num_classes, z_dim)
+        self.fc = nn.Linear(2 * z_dim, dims[0] * 16)
+        self.dim0 = dims[0]
+        blocks = [norm2d(norm, dims[0]), nn.ReLU()]
+        for i in range(n):
+            blocks += [nn.Upsample(scale_factor=2, mode="nearest"),
+                       nn.Conv2d(dims[i], dims[i + 1], 3, 1, 1, bias=False), norm2d(norm, dims[i + 1]), nn.ReLU()]
+        blocks += [nn.Conv2d(dims[-1], channels, 3, 1, 1), nn.Tanh()]
+        self.main = nn.Sequential(*blocks)
+        init_weights(self)
+        nn.init.normal_(self.embed.weight, 0.0, 1.0)
+
+    def forward(self, z: Tensor, labels: Tensor) -> Tensor:
+        h = self.fc(torch.cat([z, self.embed(labels.long()).to(z.dtype)], dim=1))
+        return self.main(h.view(z.size(0), self.dim0, 4, 4))
+
+
+class ConditionalDiscriminator(nn.Module):
+    """(adv score (N, 1), embedding (N, embed_dim))."""
+
+    def __init__(self, image_size: int, channels: int, width: int = 64, embed_dim: int = 128):
+        super().__init__()
+        n = _n_stages(image_size)
+        layers, dim = [nn.Conv2d(channels, width, 3, 1, 1), nn.LeakyReLU(0.2)], width
+        for _ in range(n):
+            nxt = min(dim * 2, width * 8)
+            layers += [nn.Conv2d(dim, nxt, 4, 2, 1), nn.LeakyReLU(0.2)]
+            dim = nxt
+        self.main = nn.Sequential(*layers)
+        self.adv = nn.Linear(dim * 16, 1)
+        self.emb = nn.Linear(dim * 16, embed_dim)
+        init_weights(self)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.main(x).flatten(1)
+        return self.adv(h), self.emb(h)
