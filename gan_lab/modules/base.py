@@ -137,10 +137,13 @@ class ConditionalGANModule(pl.LightningModule):
         random.seed(s)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Plain tensors/lists only, so torch.load(weights_only=True) (Lightning's default) accepts them.
+        name, keys, pos, has_gauss, cached = np.random.get_state()
+        version, internal, gauss = random.getstate()
         checkpoint["rng_states"] = {
             "torch": torch.get_rng_state(),
-            "numpy": np.random.get_state(),
-            "python": random.getstate(),
+            "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+            "python": [version, list(internal), gauss],
         }
 
     # -- evaluation API --------------------------------------------------------------------------
