@@ -20,10 +20,23 @@ def make_ema(net: nn.Module) -> nn.Module:
     return ema
 
 
+def ema_decay(decay: float, step: int, start_step: int) -> float:
+    """0 (copy) before ``start_step``; then ``min(decay, (1 + k) / (10 + k))``, k = steps since the start.
+
+    The warm-up (as in TensorFlow's ExponentialMovingAverage with num_updates) keeps a short run's EMA
+    from being mostly the initial weights: with decay 0.999 and 200 generator updates, 82% of a plain
+    EMA would still be the random initialisation.
+    """
+    if step < start_step:
+        return 0.0
+    k = step - start_step
+    return min(decay, (1.0 + k) / (10.0 + k))
+
+
 @torch.no_grad()
 def update_ema(ema: nn.Module, net: nn.Module, decay: float, step: int, start_step: int) -> None:
-    """ema <- decay*ema + (1-decay)*net after ``start_step``; before it the EMA copies ``net``."""
-    d = decay if step >= start_step else 0.0
+    """ema <- d*ema + (1-d)*net with d = ema_decay(decay, step, start_step)."""
+    d = ema_decay(decay, step, start_step)
     for p_ema, p in zip(ema.parameters(), net.parameters()):
         p_ema.lerp_(p.detach().to(p_ema.dtype), 1.0 - d)
     for b_ema, b in zip(ema.buffers(), net.buffers()):
