@@ -109,7 +109,7 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def hydra_main(cfg: DictConfig) -> float | None:
     """Hydra entry; returns the optimised metric for sweepers (``optimized_metric`` when set)."""
     from gan_lab.errors import user_error_types
 
@@ -121,6 +121,13 @@ def main(cfg: DictConfig) -> float | None:
         raise SystemExit(2) from None
     key = cfg.get("optimized_metric")
     return metrics.get(key) if key else None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``gan-lab train ARGS``: Hydra parses ``ARGS`` (overrides, ``-m``, ``--cfg job``) from ``sys.argv``."""
+    if argv is not None:
+        sys.argv = ["gan-lab-train", *argv]
+    hydra_main()
 
 
 if __name__ == "__main__":
