@@ -1,0 +1,219 @@
+"""Albedo metrics inside a label mask: PSNR, SSIM, scale-invariant MSE, LMSE and ΔE2000.
+
+Every function takes ``pred`` and ``target`` as (N, C, H, W) floats in [0, 1] and ``mask`` as
+(N, 1, H, W) in {0, 1} (``None`` = every pixel) and returns one value per image, (N,) float64,
+so callers can average overall or per group (e.g. per difficulty tag).
+
+Why scale-invariant: an albedo is only defined up to a global scale (a brighter light and a
+darker label give the same photo), so ``si_mse``, ``lmse`` and ``delta_e2000`` first fit the
+prediction to the target by least squares, per colour channel (``alpha_c = Σ m·p·t / Σ m·p²``).
+
+* ``psnr``: 10·log10(1 / MSE) over the masked pixels (no scale fit; capped at 100 dB).
+* ``ssim``: Wang et al. 2004, 11×11 Gaussian window σ = 1.5, C1 = 0.01², C2 = 0.03² (data range 1),
+  the SSIM map computed on the whole image (reflect padding) and averaged inside the mask.
+* ``si_mse``: per-channel LS scale inside the mask, then MSE over masked pixels and channels.
+* ``lmse``: Grosse et al. 2009 ("Ground truth dataset and baseline evaluations for intrinsic
+  image algorithms"): 20×20 windows, stride 10; each window (and channel) gets its own LS scale
+  (0 when Σ m·p² ≤ 1e-5, as in their code); Σ windows squared error / Σ windows Σ m·t². Images
+  smaller than one window, or without mask pixels in any window, give NaN.
+* ``delta_e2000``: CIEDE2000 (Sharma, Wu, Dalal 2005) between the target and the scale-fitted
+  prediction (clamped to [0, 1]), both converted sRGB → CIELAB (D65) by kornia, mean in the mask.
+
+``ALBEDO_METRICS`` registers them by name (config ``eval.metrics``); ``compute_albedo_metrics``
+runs a list of names and returns per-image arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gan_lab.registry import Registry
+
+ALBEDO_METRICS: Registry[Callable[..., Tensor]] = Registry("albedo metric", "eval.metrics")
+register_albedo_metric = ALBEDO_METRICS.register
+
+# Direction of "better", for tables and best-checkpoint selection.
+HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "si_mse": False, "lmse": False, "delta_e2000": False}
+
+_EPS = 1e-12
+
+
+def _prep(pred: Tensor, target: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    if pred.shape != target.shape or pred.dim() != 4:
+        raise ValueError(f"pred and target must both be (N, C, H, W); got {tuple(pred.shape)} and {tuple(target.shape)}")
+    pred, target = pred.double(), target.double()
+    if mask is None:
+        mask = torch.ones_like(target[:, :1])
+    if mask.shape != (pred.size(0), 1, *pred.shape[2:]):
+        raise ValueError(f"mask must be (N, 1, H, W) = {(pred.size(0), 1, *pred.shape[2:])}; got {tuple(mask.shape)}")
+    return pred, target, (mask > 0.5).double()
+
+
+def ls_scale(pred: Tensor, target: Tensor, mask: Tensor, dims=(2, 3), min_energy: float = 0.0) -> Tensor:
+    """Least-squares ``alpha`` minimising Σ m·(alpha·p − t)² over ``dims`` (0 where Σ m·p² <= min_energy)."""
+    num = (mask * pred * target).sum(dims, keepdim=True)
+    den = (mask * pred * pred).sum(dims, keepdim=True)
+    ok = den > max(min_energy, _EPS)
+    return torch.where(ok, num / den.clamp_min(_EPS), torch.zeros_like(num))
+
+
+def scale_fit(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """The prediction multiplied by its per-image, per-channel LS scale to the target inside the mask."""
+    p, t, m = _prep(pred, target, mask)
+    return p * ls_scale(p, t, m)
+
+
+def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean of (N, C, H, W) values over masked pixels and all channels, per image."""
+    w = mask.expand_as(values)
+    return (values * w).sum((1, 2, 3)) / w.sum((1, 2, 3)).clamp_min(1.0)
+
+
+@register_albedo_metric("psnr")
+def psnr(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Masked PSNR in dB (data range 1), capped at 100 dB for a perfect prediction."""
+    p, t, m = _prep(pred, target, mask)
+    mse = _masked_mean((p - t) ** 2, m)
+    return 10.0 * torch.log10(1.0 / mse.clamp_min(1e-10))
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5) -> Tensor:
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def ssim_map(pred: Tensor, target: Tensor, window: int = 11, sigma: float = 1.5) -> Tensor:
+    """Per-pixel, per-channel SSIM (N, C, H, W), separable Gaussian filtering with reflect padding."""
+    p, t = pred.double(), target.double()
+    c = p.size(1)
+    g = gaussian_window(window, sigma).to(p.device)
+    kx = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
+    ky = g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
+    r = window // 2
+
+    def blur(x: Tensor) -> Tensor:
+        x = F.pad(x, (r, r, r, r), mode="reflect") if min(x.shape[-2:]) > r else F.pad(x, (r, r, r, r), mode="replicate")
+        return F.conv2d(F.conv2d(x, kx, groups=c), ky, groups=c)
+
+    c1, c2 = 0.01**2, 0.03**2
+    mu_p, mu_t = blur(p), blur(t)
+    var_p = blur(p * p) - mu_p**2
+    var_t = blur(t * t) - mu_t**2
+    cov = blur(p * t) - mu_p * mu_t
+    return ((2 * mu_p * mu_t + c1) * (2 * cov + c2)) / ((mu_p**2 + mu_t**2 + c1) * (var_p + var_t + c2))
+
+
+@register_albedo_metric("ssim")
+def ssim(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Mean SSIM inside the mask (the map is computed on the whole image, then averaged where mask = 1)."""
+    p, t, m = _prep(pred, target, mask)
+    return _masked_mean(ssim_map(p, t), m)
+
+
+@register_albedo_metric("si_mse")
+def si_mse(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Scale-invariant MSE: per-channel LS scale of the prediction inside the mask, then masked MSE."""
+    p, t, m = _prep(pred, target, mask)
+    return _masked_mean((p * ls_scale(p, t, m) - t) ** 2, m)
+
+
+@register_albedo_metric("lmse")
+def lmse(pred: Tensor, target: Tensor, mask: Tensor | None = None, window: int = 20, stride: int = 10) -> Tensor:
+    """Local MSE (Grosse et al. 2009): windowed, each window/channel LS-scaled, normalised by the target energy."""
+    p, t, m = _prep(pred, target, mask)
+    n, c, h, w = p.shape
+    if h < window or w < window:
+        return torch.full((n,), float("nan"), dtype=torch.float64)
+
+    def windows(x: Tensor) -> Tensor:  # (N, C', H, W) -> (N, C', window*window, L)
+        cc = x.size(1)
+        return F.unfold(x, window, stride=stride).view(n, cc, window * window, -1)
+
+    pw, tw, mw = windows(p), windows(t), windows(m)
+    alpha = ls_scale(pw, tw, mw, dims=2, min_energy=1e-5)
+    ssq = (mw * (alpha * pw - tw) ** 2).sum((1, 2, 3))
+    total = (mw * tw**2).sum((1, 2, 3))
+    return torch.where(total > 0, ssq / total.clamp_min(_EPS), torch.full_like(ssq, float("nan")))
+
+
+def ciede2000(lab1: Tensor, lab2: Tensor, kl: float = 1.0, kc: float = 1.0, kh: float = 1.0) -> Tensor:
+    """CIEDE2000 colour difference (Sharma, Wu, Dalal 2005) between Lab values (..., 3) -> (...)."""
+    lab1, lab2 = lab1.double(), lab2.double()
+    L1, a1, b1 = lab1.unbind(-1)
+    L2, a2, b2 = lab2.unbind(-1)
+    c1 = torch.sqrt(a1**2 + b1**2)
+    c2 = torch.sqrt(a2**2 + b2**2)
+    c_bar7 = ((c1 + c2) / 2) ** 7
+    g = 0.5 * (1 - torch.sqrt(c_bar7 / (c_bar7 + 25.0**7)))
+    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c1p = torch.sqrt(a1p**2 + b1**2)
+    c2p = torch.sqrt(a2p**2 + b2**2)
+    # hue angles in degrees, 0 where the chroma is 0 (eq. 4)
+    h1p = torch.where((a1p == 0) & (b1 == 0), torch.zeros_like(a1p), torch.rad2deg(torch.atan2(b1, a1p)) % 360)
+    h2p = torch.where((a2p == 0) & (b2 == 0), torch.zeros_like(a2p), torch.rad2deg(torch.atan2(b2, a2p)) % 360)
+    cc = c1p * c2p
+    dL = L2 - L1
+    dC = c2p - c1p
+    dh = h2p - h1p
+    dh = torch.where(dh > 180, dh - 360, dh)
+    dh = torch.where(dh < -180, dh + 360, dh)
+    dh = torch.where(cc == 0, torch.zeros_like(dh), dh)
+    dH = 2 * torch.sqrt(cc) * torch.sin(torch.deg2rad(dh / 2))
+    Lp = (L1 + L2) / 2
+    Cp = (c1p + c2p) / 2
+    hsum = h1p + h2p
+    hp = torch.where(
+        cc == 0, hsum,
+        torch.where((h1p - h2p).abs() <= 180, hsum / 2, torch.where(hsum < 360, (hsum + 360) / 2, (hsum - 360) / 2)),
+    )
+    T = (1 - 0.17 * torch.cos(torch.deg2rad(hp - 30)) + 0.24 * torch.cos(torch.deg2rad(2 * hp))
+         + 0.32 * torch.cos(torch.deg2rad(3 * hp + 6)) - 0.20 * torch.cos(torch.deg2rad(4 * hp - 63)))
+    d_theta = 30 * torch.exp(-(((hp - 275) / 25) ** 2))
+    Cp7 = Cp**7
+    rc = 2 * torch.sqrt(Cp7 / (Cp7 + 25.0**7))
+    sl = 1 + 0.015 * (Lp - 50) ** 2 / torch.sqrt(20 + (Lp - 50) ** 2)
+    sc = 1 + 0.045 * Cp
+    sh = 1 + 0.015 * Cp * T
+    rt = -torch.sin(torch.deg2rad(2 * d_theta)) * rc
+    tl, tc, th = dL / (kl * sl), dC / (kc * sc), dH / (kh * sh)
+    return torch.sqrt(tl**2 + tc**2 + th**2 + rt * tc * th)
+
+
+def srgb_to_lab(rgb: Tensor) -> Tensor:
+    """(N, 3, H, W) sRGB in [0, 1] -> (N, 3, H, W) CIELAB (D65), via kornia (float32 arithmetic)."""
+    from kornia.color import rgb_to_lab
+
+    return rgb_to_lab(rgb.float().clamp(0, 1)).double()
+
+
+@register_albedo_metric("delta_e2000")
+def delta_e2000(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Mean CIEDE2000 inside the mask between the target and the LS-scaled prediction (clamped to [0, 1])."""
+    p, t, m = _prep(pred, target, mask)
+    if p.size(1) != 3:
+        raise ValueError(f"delta_e2000 needs RGB images (3 channels); got {p.size(1)}")
+    fitted = (p * ls_scale(p, t, m)).clamp(0, 1)
+    de = ciede2000(srgb_to_lab(fitted).permute(0, 2, 3, 1), srgb_to_lab(t).permute(0, 2, 3, 1))[:, None]
+    return _masked_mean(de, m)
+
+
+def compute_albedo_metrics(names: Sequence[str], pred: Tensor, target: Tensor,
+                           mask: Tensor | None = None) -> dict[str, Tensor]:
+    """{name: (N,) float64 per-image values} for the named metrics (unknown names raise ConfigError)."""
+    fns = [(n, ALBEDO_METRICS.get(n)) for n in dict.fromkeys(names)]
+    return {n: fn(pred, target, mask).cpu() for n, fn in fns}
+
+
+def nanmean(values: Tensor) -> float:
+    v = values[~torch.isnan(values)]
+    return float(v.mean()) if v.numel() else math.nan
+
+
+__all__ = ["ALBEDO_METRICS", "register_albedo_metric", "psnr", "ssim", "ssim_map", "si_mse", "lmse", "ciede2000",
+           "delta_e2000", "scale_fit", "ls_scale", "compute_albedo_metrics", "HIGHER_IS_BETTER", "nanmean"]
