@@ -1,0 +1,237 @@
+"""Group runs into configurations and summarise each metric over seeds.
+
+A configuration is a run's config minus the seed and minus keys that do not change what is trained or
+measured (paths, run name, logging, resume path: ``IGNORED_KEYS``). Per configuration and metric the
+report shows mean ± sample standard deviation (ddof=1) over the runs' final evaluations, with n; a run
+that has no final evaluation contributes its last periodic one and is flagged. The best configuration
+per metric follows ``DIRECTIONS``, the one table of which way is better.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from gan_lab.report.runs import Run, finite
+
+# Metric name prefix -> "min" (lower is better) or "max" (higher is better); the longest prefix wins.
+DIRECTIONS: dict[str, str] = {
+    "fid": "min", "kid": "min", "intra_fid": "min", "task_fid": "min",
+    "gan_test": "max", "gan_train": "max", "accuracy_score": "max", "confidence_score": "max",
+    "aug_gain": "max", "aug_accuracy": "max",
+}
+# Table order for known metrics; others follow alphabetically.
+METRIC_ORDER = ["fid", "fid_clf", "kid", "kid_clf", "intra_fid", "intra_fid_clf", "task_fid", "task_fid_clf",
+                "gan_test", "gan_train", "accuracy_score", "confidence_score", "aug_gain", "aug_accuracy"]
+# Reference numbers (the evaluation classifier on real data): shown, never ranked.
+REFERENCE_METRICS = ["classifier_test_accuracy", "gan_train_real_reference", "aug_real_only_accuracy"]
+# Bookkeeping in each record, not metrics (KID's *_std is over KID subsets, not seeds: left out).
+BOOKKEEPING = {"step", "kind", "n_fake", "n_real", "eval_seed", "eval_seconds", "per_class_accuracy"}
+BOOKKEEPING_SUFFIXES = ("_std", "_classes", "_pairs")
+# Config keys (or key prefixes) that never make two runs different configurations.
+IGNORED_KEYS = ("seed", "run_name", "ckpt_path", "paths", "logger", "hydra", "optimized_metric",
+                "trainer.enable_progress_bar", "trainer.log_every_n_steps")
+LABEL_FALLBACK_KEYS = ("model.name", "loss.name", "dataset.name")
+
+
+def direction(metric: str) -> str | None:
+    """"min", "max" or None (unknown, or a reference number: not ranked)."""
+    if metric in REFERENCE_METRICS:
+        return None
+    matches = [p for p in DIRECTIONS if metric.startswith(p)]
+    return DIRECTIONS[max(matches, key=len)] if matches else None
+
+
+def _ignored(key: str, ignore: Sequence[str]) -> bool:
+    return any(key == p or key.startswith(p + ".") for p in ignore)
+
+
+@dataclass
+class Stat:
+    """Mean and sample std (ddof=1; NaN when n < 2) of the finite values; NaN/missing values are not counted."""
+
+    values: list[float]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return math.fsum(self.values) / self.n if self.n else math.nan
+
+    @property
+    def std(self) -> float:
+        if self.n < 2:
+            return math.nan
+        m = self.mean
+        return math.sqrt(math.fsum((v - m) ** 2 for v in self.values) / (self.n - 1))
+
+
+def stat(values: Iterable) -> Stat:
+    return Stat([float(v) for v in values if finite(v)])
+
+
+@dataclass
+class Configuration:
+    index: int
+    config: dict[str, object]  # the grouping config (ignored keys removed)
+    runs: list[Run]
+    label: dict[str, object] = field(default_factory=dict)  # the keys that tell configurations apart
+
+    @property
+    def label_text(self) -> str:
+        return " ".join(f"{k}={_show(v)}" for k, v in self.label.items()) or "all runs"
+
+    @property
+    def seeds(self) -> list:
+        return [r.seed for r in self.runs]
+
+    @property
+    def n_without_final(self) -> int:
+        return sum(1 for r in self.runs if not r.has_final)
+
+
+def _show(v) -> str:
+    if isinstance(v, tuple):
+        return "[" + ",".join(_show(x) for x in v) + "]"
+    return "null" if v is None else str(v)
+
+
+def _key(v) -> str:
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+MISSING = "<missing>"
+
+
+def group(runs: Sequence[Run], ignore: Sequence[str] = ()) -> tuple[list[Configuration], list[str]]:
+    """Configurations (in order of first appearance) and the config keys whose values differ between them."""
+    ignore = tuple(IGNORED_KEYS) + tuple(ignore)
+    buckets: dict[str, Configuration] = {}
+    for run in runs:
+        cfg = {k: v for k, v in run.config.items() if not _ignored(k, ignore)}
+        k = _key(sorted(cfg.items()))
+        if k not in buckets:
+            buckets[k] = Configuration(index=len(buckets), config=cfg, runs=[])
+        buckets[k].runs.append(run)
+    configs = list(buckets.values())
+    for c in configs:
+        c.runs.sort(key=lambda r: (_key(r.seed), str(r.path)))
+    keys = sorted({k for c in configs for k in c.config})
+    differing = [k for k in keys if len({_key(c.config.get(k, MISSING)) for c in configs}) > 1]
+    label_keys = differing or [k for k in LABEL_FALLBACK_KEYS if k in keys]
+    for c in configs:
+        c.label = {k: c.config.get(k, MISSING) for k in label_keys}
+    return configs, differing
+
+
+def metric_names(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
+    """(ranked/unranked metrics in table order, reference metrics) found in the runs' records."""
+    names = set()
+    for run in runs:
+        for rec in run.records:
+            for k, v in rec.items():
+                if k in BOOKKEEPING or k.endswith(BOOKKEEPING_SUFFIXES) or isinstance(v, bool):
+                    continue
+                if isinstance(v, (int, float)):
+                    names.add(k)
+    refs = [m for m in REFERENCE_METRICS if m in names]
+    rest = names - set(refs)
+    ordered = [m for m in METRIC_ORDER if m in rest] + sorted(rest - set(METRIC_ORDER))
+    return ordered, refs
+
+
+def final_stats(config: Configuration, metric: str) -> Stat:
+    return stat(r.summary.get(metric) for r in config.runs if r.summary is not None)
+
+
+def best_configurations(configs: Sequence[Configuration], metric: str) -> set[int]:
+    """Indices of the best configuration(s) by mean (ties all marked); empty if the direction is unknown
+    or fewer than two configurations have a value."""
+    d = direction(metric)
+    means = {c.index: final_stats(c, metric).mean for c in configs}
+    means = {i: m for i, m in means.items() if math.isfinite(m)}
+    if d is None or len(means) < 2:
+        return set()
+    target = min(means.values()) if d == "min" else max(means.values())
+    return {i for i, m in means.items() if m == target}
+
+
+def curve(config: Configuration, metric: str) -> list[tuple[int, float, int, bool]]:
+    """(step, mean over seeds, n, any final) per evaluated step; a step recorded twice in one run
+    (resume) counts once, the later record winning."""
+    per_step: dict[int, list[float]] = {}
+    finals: set[int] = set()
+    for run in config.runs:
+        by_step = {}
+        for rec in run.records:
+            if finite(rec.get(metric)) and finite(rec.get("step")):
+                by_step[int(rec["step"])] = rec
+        for step, rec in by_step.items():
+            per_step.setdefault(step, []).append(float(rec[metric]))
+            if rec.get("kind") == "final":
+                finals.add(step)
+    return [(s, stat(v).mean, len(v), s in finals) for s, v in sorted(per_step.items())]
+
+
+def per_class(config: Configuration) -> list[Stat]:
+    """Per-class accuracy of each run's summary record, one Stat per class (NaN classes not counted)."""
+    lists = [r.summary.get("per_class_accuracy") for r in config.runs if r.summary is not None]
+    lists = [v for v in lists if isinstance(v, list) and v]
+    if not lists:
+        return []
+    k = max(len(v) for v in lists)
+    return [stat(v[c] for v in lists if c < len(v)) for c in range(k)]
+
+
+def provenance_warnings(runs: Sequence[Run]) -> list[str]:
+    """A metric computed on different feature backbones / classifiers across runs is not comparable."""
+    seen: dict[str, set] = {}
+    for run in runs:
+        rec = run.summary or {}
+        for k, v in rec.items():
+            if isinstance(v, str) and k.endswith(("_backbone", "_classifier")):
+                seen.setdefault(k, set()).add(v)
+    return [f"{k} differs between runs ({', '.join(sorted(v))}): those numbers are not directly comparable"
+            for k, v in sorted(seen.items()) if len(v) > 1]
+
+
+def duplicate_seed_warnings(configs: Sequence[Configuration]) -> list[str]:
+    out = []
+    for c in configs:
+        seeds = [_key(s) for s in c.seeds]
+        dups = sorted({s for s in seeds if seeds.count(s) > 1})
+        if dups:
+            out.append(f"configuration {c.label_text!r} has several runs with seed {', '.join(dups)} "
+                       "(each counts as one sample)")
+    return out
+
+
+@dataclass
+class Comparison:
+    """Everything the page shows, computed once."""
+
+    runs: list[Run]
+    configs: list[Configuration]
+    differing: list[str]
+    metrics: list[str]  # metrics with at least one finite value, table order
+    references: list[str]
+    empty_metrics: list[str]  # recorded but never finite (e.g. task_fid_clf without enough pairs)
+    warnings: list[str]
+
+
+def compare(runs: Sequence[Run], ignore: Sequence[str] = ()) -> Comparison:
+    configs, differing = group(runs, ignore)
+    metrics, refs = metric_names(runs)
+
+    def any_finite(m):
+        return any(finite(rec.get(m)) for r in runs for rec in r.records)
+
+    warnings = [w for r in runs for w in r.warnings]
+    warnings += provenance_warnings(runs) + duplicate_seed_warnings(configs)
+    return Comparison(runs=list(runs), configs=configs, differing=differing,
+                      metrics=[m for m in metrics if any_finite(m)], references=[m for m in refs if any_finite(m)],
+                      empty_metrics=[m for m in metrics + refs if not any_finite(m)], warnings=warnings)
