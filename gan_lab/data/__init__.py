@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Mapping
 
-from gan_lab.data import digits  # noqa: F401  (registers)
+from gan_lab.data import cifar100, digits, folder, rafd  # noqa: F401  (importing registers them)
 from gan_lab.data.base import ImageDataModule
 from gan_lab.data.registry import DATASETS, register_dataset
 from gan_lab.registry import ConfigError

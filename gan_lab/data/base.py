@@ -91,3 +91,19 @@ class ImageDataModule(pl.LightningDataModule):
         sizes = ", ".join(f"{s} {len(self.dataset(s))}" for s in SPLITS)
         return (f"{self.name} at {self.root}: {sizes}; {self.num_classes} classes; "
                 f"{self.channels}×{self.image_size}×{self.image_size}")
+
+
+def check_fractions(val_fraction: float, test_fraction: float | None = None) -> tuple[float, float]:
+    """Validated (val, test) fractions of a split: both in (0, 1) with val + test < 1 (test optional)."""
+    from gan_lab.registry import ConfigError
+
+    val = float(val_fraction)
+    if not 0.0 < val < 1.0:
+        raise ConfigError(f"dataset.val_fraction={val_fraction} is invalid; allowed: 0 < val_fraction < 1")
+    if test_fraction is None:
+        return val, 0.0
+    test = float(test_fraction)
+    if not 0.0 < test < 1.0 or val + test >= 1.0:
+        raise ConfigError(f"dataset.test_fraction={test_fraction} is invalid; allowed: 0 < test_fraction < 1 "
+                          f"and val_fraction + test_fraction < 1 (val_fraction={val})")
+    return val, test
