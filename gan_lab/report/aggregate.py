@@ -122,6 +122,8 @@ def group(runs: Sequence[Run], ignore: Sequence[str] = ()) -> tuple[list[Configu
         c.runs.sort(key=lambda r: (_key(r.seed), str(r.path)))
     keys = sorted({k for c in configs for k in c.config})
     differing = [k for k in keys if len({_key(c.config.get(k, MISSING)) for c in configs}) > 1]
+    # group by parent key with its ".name" first: loss.name=aam loss.margin=0.5 loss.scale=30
+    differing.sort(key=lambda k: (k.rpartition(".")[0], k.rpartition(".")[2] != "name", k))
     label_keys = differing or [k for k in LABEL_FALLBACK_KEYS if k in keys]
     for c in configs:
         c.label = {k: c.config.get(k, MISSING) for k in label_keys}

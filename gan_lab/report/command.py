@@ -34,7 +34,8 @@ def main(argv: Sequence[str]) -> None:
     cmp = compare(runs, ignore=args.ignore)
     out = write_html(cmp, args.out, sources=args.paths, title=args.title)
     n_final = sum(r.has_final for r in runs)
-    print(f"{len(runs)} runs ({n_final} with a final evaluation) in {len(cmp.configs)} configurations"
+    print(f"{len(runs)} run{'s' * (len(runs) != 1)} ({n_final} with a final evaluation) in {len(cmp.configs)} "
+          f"configuration{'s' * (len(cmp.configs) != 1)}"
           + (f" differing in {', '.join(cmp.differing)}" if cmp.differing else ""))
     for w in cmp.warnings:
         print(f"  warning: {w}")

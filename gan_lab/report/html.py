@@ -20,7 +20,7 @@ from PIL import Image
 
 from gan_lab.report.aggregate import (Comparison, Configuration, Stat, best_configurations, curve, direction,
                                       final_stats, per_class)
-from gan_lab.report.svg import Series, colour, line_chart
+from gan_lab.report.svg import Series, colour, dash, line_chart
 
 MAX_IMAGE_SIDE = 640  # sample grids larger than this are downscaled before embedding
 ARROWS = {"min": ("↓", "lower is better"), "max": ("↑", "higher is better")}
@@ -67,7 +67,10 @@ def fmt(v: float, digits: int = 4) -> str:
 
 
 def swatch(c: Configuration) -> str:
-    return f'<span class="sw" style="background:{colour(c.index)}"></span>'
+    col = colour(c.index)
+    if dash(c.index):  # past the palette the curves are dashed: stripe the swatch to match
+        col = f"repeating-linear-gradient(135deg,{col} 0 3px,#fff 3px 5px)"
+    return f'<span class="sw" style="background:{col}"></span>'
 
 
 def chips(c: Configuration) -> str:
@@ -118,7 +121,7 @@ def metrics_table(cmp: Comparison) -> str:
         rows.append(f'<tr data-config="{c.index}"><td class="cfg">{swatch(c)}{chips(c)}{flag}</td>'
                     f'<td>{seeds} <span class="n">n={n_runs}</span></td><td>{step}</td>{"".join(cells)}</tr>')
     notes = ["mean ± sample standard deviation over seeds (ddof = 1); n is shown where a metric is missing for "
-             "some seeds", "★ best configuration per metric (by mean)"]
+             "some seeds", "★ best configuration per metric (by mean; marked when two or more configurations have a value)"]
     if any(c.n_without_final for c in cmp.configs):
         notes.append("† runs without a final evaluation: their last periodic evaluation is used (fewer samples, "
                      "and final-only metrics are missing)")
@@ -169,8 +172,8 @@ def per_class_section(cmp: Comparison) -> str:
         for i in range(k):
             s = stats[i] if i < len(stats) else Stat([])
             tip = f"class {i}: " + (f"{fmt(s.mean)} ± {fmt(s.std, 2)} (n={s.n})" if s.n else "no value")
-            cells.append(f'<td class="heat" style="background:{heat(s.mean)}" title="{escape(tip)}">'
-                         f"{fmt(s.mean, 2) if s.n else '—'}</td>")
+            value = f"{s.mean:.2f}" if s.n else "—"
+            cells.append(f'<td class="heat" style="background:{heat(s.mean)}" title="{escape(tip)}">{value}</td>')
         rows.append(f'<tr><td class="cfg">{swatch(c)}{chips(c)}</td>{"".join(cells)}</tr>')
     return (f'<div class="scroll"><table id="per-class">{head}{"".join(rows)}</table></div><p class="note">Accuracy of the evaluation '
             "classifier on generated images of each target class (final evaluation, mean over seeds; hover for "
@@ -237,7 +240,7 @@ def render(cmp: Comparison, sources: Sequence[str] = (), title: str = "gan_lab r
     if cmp.differing:
         differ = "Configurations differ in " + " ".join(f'<span class="chip">{escape(k)}</span>' for k in cmp.differing)
     else:
-        differ = "All runs share one configuration (they differ only in seed)."
+        differ = ("One run." if n_runs == 1 else "All runs share one configuration (they differ only in seed).")
     warn = ""
     if cmp.warnings:
         warn = '<div class="warn"><b>Warnings</b><ul>' + "".join(f"<li>{escape(w)}</li>" for w in cmp.warnings) + "</ul></div>"
