@@ -34,15 +34,17 @@ def validate_config(cfg: DictConfig) -> None:
     from gan_lab.metrics.suite import METRICS
     from gan_lab.modules import MODULES
 
-    head_kw = {k: cfg.loss[k] for k in ("scale", "margin") if k in cfg.loss}
-    if cfg.loss.name == "aam":
-        head_kw["easy_margin"] = cfg.loss.get("easy_margin", False)
-    build_head(cfg.loss.name, 2, 2, **head_kw)  # dry run: the head's own range checks (e.g. sphereface's integer m)
+    module_cls = MODULES.get(cfg.model.module)
+    if getattr(module_cls, "uses_head", True):  # modules without a classifier head (albedo) skip the dry run
+        head_kw = {k: cfg.loss[k] for k in ("scale", "margin") if k in cfg.loss}
+        if cfg.loss.name == "aam":
+            head_kw["easy_margin"] = cfg.loss.get("easy_margin", False)
+        build_head(cfg.loss.name, 2, 2, **head_kw)  # dry run: the head's own range checks (e.g. sphereface's integer m)
     ADVERSARIAL.get(cfg.loss.adversarial)
-    MODULES.get(cfg.model.module)
     DATASETS.get(cfg.dataset.name)
+    metric_registry = getattr(module_cls, "metric_registry", METRICS)  # albedo: gan_lab.metrics.albedo
     for name in list(cfg.eval.metrics) + list(cfg.eval.final_metrics):
-        METRICS.get(name)
+        metric_registry.get(name)
     if cfg.loss.margin < 0:
         raise ConfigError(f"loss.margin={cfg.loss.margin} is invalid; allowed: a number >= 0")
     for key in ("loss.scale", "model.optim.g_lr", "model.optim.d_lr", "dataset.batch_size", "dataset.image_size"):

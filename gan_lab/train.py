@@ -72,12 +72,16 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     dm.prepare_data()
     dm.setup("fit")
     log.info("data: %s", dm.describe())
-    module = MODULES.get(cfg.model.module)(
+    module_cls = MODULES.get(cfg.model.module)
+    module = module_cls(
         num_classes=dm.num_classes, channels=dm.channels, image_size=dm.image_size, class_names=dm.class_names,
         model=_to_dict(cfg.model), loss=_to_dict(cfg.loss), seed=cfg.seed, channels_last=cfg.channels_last,
     )
 
-    evaluator = Evaluator(dm, _to_dict(cfg.eval), cfg.paths.cache_dir, data_key=_to_dict(cfg.dataset))
+    if hasattr(module_cls, "build_evaluator"):  # a module with its own metrics (albedo): same .run() contract
+        evaluator = module_cls.build_evaluator(dm, _to_dict(cfg.eval))
+    else:
+        evaluator = Evaluator(dm, _to_dict(cfg.eval), cfg.paths.cache_dir, data_key=_to_dict(cfg.dataset))
     eval_cb = PeriodicEvaluation(
         evaluator, run_dir / "metrics.jsonl", every_n_steps=cfg.eval.every_n_steps, n_samples=cfg.eval.n_samples,
         final_n_samples=cfg.eval.final_n_samples, metrics=list(cfg.eval.metrics),
@@ -94,7 +98,7 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
         **_to_dict(cfg.trainer), callbacks=[samples_cb, eval_cb, ckpt_cb, ConfigInCheckpoint(_to_dict(cfg))],
         logger=build_loggers(cfg, run_dir) or False, default_root_dir=str(run_dir),
     )
-    if evaluator is not None and trainer.is_global_zero:
+    if isinstance(evaluator, Evaluator) and trainer.is_global_zero:
         evaluator.classifier()  # train or load the reference classifier before the progress bar starts
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")

@@ -17,6 +17,8 @@ def fixed_grid_inputs(module, datamodule, n_inputs: int, seed: int, split: str =
     """Translation: the first real images of ``split`` covering as many classes as possible; generation: seeded noise."""
     if hasattr(module, "grid_noise"):
         return module.grid_noise(n_inputs, seed)
+    if hasattr(datamodule, "grid_inputs"):  # paired data (albedo): the datamodule's fixed inputs and targets
+        return datamodule.grid_inputs(n_inputs, seed)
     ds = datamodule.dataset(split)
     chosen, seen = [], set()
     for i in range(len(ds)):  # one image per class first, in class order of appearance

@@ -6,6 +6,7 @@ import inspect
 from typing import Mapping
 
 from gan_lab.data import cifar100, digits, folder, rafd  # noqa: F401  (importing registers them)
+from gan_lab.data import albedo  # noqa: F401  (registers albedo_synth, albedo_folder)
 from gan_lab.data.base import ImageDataModule
 from gan_lab.data.registry import DATASETS, register_dataset
 from gan_lab.registry import ConfigError

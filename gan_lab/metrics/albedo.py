@@ -89,10 +89,12 @@ def gaussian_window(size: int = 11, sigma: float = 1.5) -> Tensor:
 
 
 def ssim_map(pred: Tensor, target: Tensor, window: int = 11, sigma: float = 1.5) -> Tensor:
-    """Per-pixel, per-channel SSIM (N, C, H, W), separable Gaussian filtering with reflect padding."""
-    p, t = pred.double(), target.double()
+    """Per-pixel, per-channel SSIM (N, C, H, W), separable Gaussian filtering with reflect padding.
+
+    Differentiable, in the inputs' dtype (the SSIM training loss uses it in float32)."""
+    p, t = pred, target.to(pred.dtype)
     c = p.size(1)
-    g = gaussian_window(window, sigma).to(p.device)
+    g = gaussian_window(window, sigma).to(p.device, p.dtype)
     kx = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
     ky = g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
     r = window // 2

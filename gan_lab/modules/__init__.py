@@ -5,5 +5,6 @@
 
 from gan_lab.modules.registry import MODULES, register_module
 from gan_lab.modules import translation, generation  # noqa: F401  (register)
+from gan_lab.modules import albedo  # noqa: F401  (register)
 
 __all__ = ["MODULES", "register_module"]

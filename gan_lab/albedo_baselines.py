@@ -1,0 +1,146 @@
+"""Albedo baselines and the comparison table: ``gan-lab albedo-eval [ckpts=A.ckpt,B.ckpt] [labels=a,b] ...``.
+
+Baselines (no training), all mapping photos (N, 3, H, W) in [-1, 1] to albedos in [-1, 1]:
+
+* ``input``: the photo itself taken as the albedo (what doing nothing scores).
+* ``retinex``: multi-scale Retinex (Jobson, Rahman & Woodell 1997) in linear light. Per channel,
+  log R = mean over surround scales σ of [log(I + ε) − log(G_σ ∗ I + ε)], with I the linearised photo,
+  G_σ a Gaussian (replicate border), σ = (1/32, 3/32, 5/16) of the image side (2, 6, 20 px at 64 px;
+  the classic 15/80/250 px at ~800 px), ε = 1/255. Dividing by the local surround removes smooth
+  shading and, channel by channel, the light's colour; it cannot remove sharp shadow edges or
+  highlights. R is rescaled by one global factor to the photo's mean linear brightness, encoded back
+  to sRGB and clipped to [0, 1] (only PSNR/SSIM see that scale; the other metrics fit their own).
+
+The table evaluates the baselines and any trained albedo checkpoints on the same held-out renders
+(the data set of the first checkpoint, else ``dataset=albedo_synth`` at ``image_size``), overall and
+per difficulty tag, and writes Markdown (``output``) plus JSON beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gan_lab.albedo_eval import DEFAULT_METRICS, GROUPS, evaluate_predictions, held_out, predict_all
+from gan_lab.cli_args import parse_kv
+from gan_lab.registry import ConfigError
+
+RETINEX_SIGMAS = (1 / 32, 3 / 32, 5 / 16)
+LABELS = {"psnr": "PSNR ↑", "ssim": "SSIM ↑", "si_mse": "si-MSE ↓", "lmse": "LMSE ↓", "delta_e2000": "ΔE2000 ↓"}
+
+
+def input_as_albedo(x: Tensor) -> Tensor:
+    return x.clone()
+
+
+def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur of (N, C, H, W), radius ceil(3σ), replicate border."""
+    r = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    g = torch.exp(-(t**2) / (2 * sigma**2))
+    g = g / g.sum()
+    c = x.size(1)
+    x = F.pad(x, (r, r, r, r), mode="replicate")
+    x = F.conv2d(x, g.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(x, g.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def retinex(x: Tensor, sigmas=RETINEX_SIGMAS, eps: float = 1 / 255) -> Tensor:
+    """Multi-scale Retinex reflectance (see module docstring) of photos in [-1, 1] -> [-1, 1]."""
+    from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
+
+    lin = rgb_to_linear_rgb(((x.float() + 1) / 2).clamp(0, 1))
+    side = min(x.shape[-2:])
+    log_r = torch.stack([torch.log(lin + eps) - torch.log(gaussian_blur(lin, s * side) + eps) for s in sigmas]).mean(0)
+    r = torch.exp(log_r)
+    gain = lin.mean((1, 2, 3), keepdim=True) / r.mean((1, 2, 3), keepdim=True).clamp_min(1e-8)
+    return linear_rgb_to_rgb((r * gain).clamp(0, 1)) * 2 - 1
+
+
+BASELINES: dict[str, Callable[[Tensor], Tensor]] = {"input as albedo": input_as_albedo, "Retinex (MSR)": retinex}
+
+
+def format_tables(rows: list[tuple[str, dict]], metrics=DEFAULT_METRICS) -> str:
+    """Markdown: one overall table, then one row per method and difficulty group."""
+    head = "| method | n | " + " | ".join(LABELS.get(m, m) for m in metrics) + " |"
+    sep = "|---|---:|" + "---:|" * len(metrics)
+    fmt = lambda v: "–" if v is None or (isinstance(v, float) and math.isnan(v)) else (  # noqa: E731
+        f"{v:.2f}" if abs(v) >= 1 else f"{v:.4f}")
+    lines = ["Overall (inside the label mask):", "", head, sep]
+    for name, r in rows:
+        lines.append(f"| {name} | {r['n_eval']} | " + " | ".join(fmt(r[m]) for m in metrics) + " |")
+    lines += ["", "Per difficulty tag (an image can carry several tags; plain = none):", "",
+              "| method | tag | n | " + " | ".join(LABELS.get(m, m) for m in metrics) + " |",
+              "|---|---|---:|" + "---:|" * len(metrics)]
+    for g in GROUPS:
+        for name, r in rows:
+            lines.append(f"| {name} | {g} | {r[f'n_{g}']} | " + " | ".join(fmt(r[f'{g}/{m}']) for m in metrics) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _datamodule(ckpts: list[str], image_size: int, n: int, split_seed: int):
+    from gan_lab.data import build_datamodule
+
+    cfg = None
+    if ckpts:
+        cfgs = [torch.load(c, map_location="cpu", weights_only=False).get("gan_lab_config") for c in ckpts]
+        if not all(cfgs):
+            raise ConfigError("a checkpoint holds no gan_lab_config (written by gan-lab train?)")
+        cfg = dict(cfgs[0]["dataset"])
+        for c, other in zip(ckpts[1:], cfgs[1:]):
+            if {k: other["dataset"].get(k) for k in ("name", "image_size", "split_seed", "render", "root")} != \
+               {k: cfg.get(k) for k in ("name", "image_size", "split_seed", "render", "root")}:
+                raise ConfigError(f"ckpts: {c} was trained on other data than {ckpts[0]}; compare runs on one data set")
+    if cfg is None:
+        cfg = {"name": "albedo_synth", "image_size": image_size, "split_seed": split_seed}
+    if cfg["name"] == "albedo_synth":
+        cfg["n_test"] = n
+        cfg["n_train"] = 1  # the table never trains; do not render a training pool
+    dm = build_datamodule(cfg)
+    dm.setup("test")
+    return dm
+
+
+def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256", split_seed: str = "0",
+        output: str = "albedo_table.md", device: str = "cpu") -> list[tuple[str, dict]]:
+    from gan_lab.modules.loading import load_module
+
+    paths = [c for c in ckpts.split(",") if c]
+    names = [s for s in labels.split(",") if s] or [Path(c).parent.parent.name or c for c in paths]
+    if len(names) != len(paths):
+        raise ConfigError(f"labels= has {len(names)} names for {len(paths)} ckpts; give one per checkpoint")
+    for c in paths:
+        if not Path(c).is_file():
+            raise ConfigError(f"ckpts: {c}: no such checkpoint file")
+    dm = _datamodule(paths, int(image_size), int(n), int(split_seed))
+    data = held_out(dm, "test", int(n))
+    rows = [(name, evaluate_predictions(predict_all(fn, data["input"]), data)) for name, fn in BASELINES.items()]
+    for name, c in zip(names, paths):
+        module = load_module(c).to(device)
+        if not hasattr(module, "predict_albedo"):
+            raise ConfigError(f"ckpts: {c} is not an albedo translator")
+        rows.append((name, evaluate_predictions(predict_all(module.predict_albedo, data["input"]), data)))
+    table = format_tables(rows)
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(table)
+    out.with_suffix(".json").write_text(json.dumps(
+        {"checkpoints": dict(zip(names, paths)), "dataset": dm.describe(), "results": dict(rows)}, indent=2,
+        default=lambda v: None))
+    print(dm.describe())
+    print(table)
+    print(f"wrote {out} and {out.with_suffix('.json')}")
+    return rows
+
+
+def main(argv: list[str]) -> None:
+    opts = {"ckpts": "", "labels": "", "image_size": "64", "n": "256", "split_seed": "0",
+            "output": "albedo_table.md", "device": "cpu"}
+    run(**parse_kv(argv, required=(), optional=opts,
+                   usage="gan-lab albedo-eval [ckpts=A.ckpt,B.ckpt] [labels=a,b] [n=256] [output=albedo_table.md]"))

@@ -1,0 +1,87 @@
+"""Albedo evaluation glue: held-out (photo, albedo, mask) data + a predictor -> metrics overall and per tag.
+
+Used by training (``AlbedoEvaluator.run`` has the signature ``PeriodicEvaluation`` calls, so the
+existing callback writes metrics.jsonl and W&B) and by the baseline table (``gan-lab albedo-eval``).
+Predictions are quantised to 8 bits first, exactly as a saved PNG would hold them, and metrics see
+[0, 1] images. Keys: ``<metric>`` over all images, ``<tag>/<metric>`` over the images carrying a
+difficulty tag (``specular``, ``shadow``, ``coloured_light``; an image may carry several) and
+``plain/<metric>`` over images with none; ``n_<tag>`` counts them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import torch
+from torch import Tensor
+
+from gan_lab.data.albedo import DIFFICULTY_TAGS, stack_items, to_unit
+from gan_lab.imaging import to_uint8
+from gan_lab.metrics.albedo import compute_albedo_metrics, nanmean
+
+DEFAULT_METRICS = ("psnr", "ssim", "si_mse", "lmse", "delta_e2000")
+GROUPS = (*DIFFICULTY_TAGS, "plain")
+
+
+def quantize(images: Tensor) -> Tensor:
+    """[-1, 1] -> [0, 1] through uint8, as a saved PNG."""
+    return to_uint8(images).float() / 255.0
+
+
+def held_out(datamodule, split: str = "test", n: int | None = None) -> dict:
+    """The first ``n`` items (all when None) of a split as one batch dict."""
+    ds = datamodule.dataset(split)
+    count = len(ds) if n is None else min(int(n), len(ds))
+    return stack_items([ds[i] for i in range(count)])
+
+
+def group_masks(difficulty: Tensor) -> dict[str, Tensor]:
+    """{group: (N,) bool} for every difficulty tag and for "plain" (no tag)."""
+    d = difficulty > 0.5
+    out = {t: d[:, k] for k, t in enumerate(DIFFICULTY_TAGS)}
+    out["plain"] = ~d.any(1)
+    return out
+
+
+def evaluate_predictions(pred: Tensor, data: Mapping, metrics: Sequence[str] = DEFAULT_METRICS) -> dict:
+    """Metrics of predicted albedos ([-1, 1], quantised here) against ``data`` overall and per group."""
+    per_image = compute_albedo_metrics(metrics, quantize(pred), to_unit(data["albedo"]), data["mask"])
+    result: dict = {name: nanmean(v) for name, v in per_image.items()}
+    for group, sel in group_masks(data["difficulty"]).items():
+        result[f"n_{group}"] = int(sel.sum())
+        for name, v in per_image.items():
+            result[f"{group}/{name}"] = nanmean(v[sel]) if sel.any() else float("nan")
+    result["n_eval"] = int(pred.size(0))
+    return result
+
+
+def predict_all(predict: Callable[[Tensor], Tensor], inputs: Tensor, batch_size: int = 64) -> Tensor:
+    return torch.cat([predict(inputs[i:i + batch_size]).cpu() for i in range(0, inputs.size(0), batch_size)])
+
+
+class AlbedoEvaluator:
+    """Evaluates a module with ``predict_albedo`` on the datamodule's held-out split (``eval.split``)."""
+
+    def __init__(self, datamodule, eval_cfg: Mapping):
+        self.dm = datamodule
+        self.split = dict(eval_cfg).get("split", "test")
+        self._data: dict | None = None
+
+    def data(self) -> dict:
+        if self._data is None:
+            self._data = held_out(self.dm, self.split)
+        return self._data
+
+    def run(self, module, metrics: Sequence[str], n_samples: int, seed: int, progress: bool = False) -> dict:
+        """The first ``n_samples`` held-out items (fixed; ``seed`` is unused: the renders are fixed)."""
+        data = self.data()
+        n = min(int(n_samples), data["input"].size(0))
+        sub = {k: v[:n] for k, v in data.items()}
+        was_training = module.training
+        module.eval()
+        pred = predict_all(module.predict_albedo, sub["input"])
+        module.train(was_training)
+        result = evaluate_predictions(pred, sub, metrics)
+        result["n_fake"] = n
+        result["eval_split"] = self.split
+        return result

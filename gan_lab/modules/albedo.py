@@ -1,0 +1,165 @@
+"""Paired image-to-image translation, lit photo -> label albedo (pix2pix design, Isola et al. 2017).
+
+G: U-Net. D: conditional PatchGAN on concat(photo, albedo). With w = 1 inside the label mask and
+``loss.l1_outside_mask`` outside it (1 = plain pix2pix):
+  D loss: ½·adv(D(x, y), D(x, G(x))) [+ λ_gp·GP]          (pix2pix halves D's objective)
+  G loss: λ_adv·adv(D(x, G(x))) + λ_l1·mean(w·|G(x) − y|) + λ_ssim·(1 − SSIM(G(x), y))
+          + λ_fm·Σ_layers mean|D_l(x, G(x)) − D_l(x, y)|  (discriminator feature matching)
+``loss.lambda_adv=0`` and ``loss.lambda_fm=0``: no discriminator at all, the "L1 only" baseline
+(one optimiser; every step is a generator step). ``loss.adversarial``: vanilla (= non-saturating
+BCE, pix2pix), lsgan, hinge, or wgan-gp with ``loss.lambda_gp``. EMA of G: ``model.ema.decay``
+(0 = no averaging). Evaluation: ``gan_lab.albedo_eval.AlbedoEvaluator`` (albedo metrics in the mask).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gan_lab.losses import gradient_penalty
+from gan_lab.metrics.albedo import ALBEDO_METRICS, ssim_map
+from gan_lab.modules.base import ConditionalGANModule, step_uncounted
+from gan_lab.modules.registry import register_module
+from gan_lab.nets import PatchDiscriminator, UNetGenerator
+from gan_lab.registry import ConfigError
+
+
+@register_module("albedo")
+class AlbedoTranslator(ConditionalGANModule):
+    """U-Net generator (+ conditional PatchGAN) trained on (photo, albedo, mask) batches."""
+
+    uses_head = False  # no classifier head: config validation skips the head checks
+    metric_registry = ALBEDO_METRICS  # eval.metrics name albedo metrics
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        g, d, lc = self.model_cfg["generator"], self.model_cfg["discriminator"], self.loss_cfg
+        self.lambda_l1 = float(lc.get("lambda_l1", 100.0))
+        self.lambda_adv = float(lc.get("lambda_adv", 1.0))
+        self.lambda_ssim = float(lc.get("lambda_ssim", 0.0))
+        self.lambda_fm = float(lc.get("lambda_fm", 0.0))
+        self.outside = float(lc.get("l1_outside_mask", 1.0))
+        for key in ("lambda_l1", "lambda_adv", "lambda_ssim", "lambda_fm", "lambda_gp"):
+            if float(lc.get(key, 0.0)) < 0:
+                raise ConfigError(f"loss.{key}={lc[key]} is invalid; allowed: a number >= 0")
+        if not 0.0 <= self.outside <= 1.0:
+            raise ConfigError(f"loss.l1_outside_mask={self.outside} is invalid; allowed: 0 <= value <= 1")
+        self.G = UNetGenerator(self.channels, self.channels, **g)
+        m = self.G.required_multiple
+        if self.image_size % m:
+            raise ConfigError(f"dataset.image_size={self.image_size} does not fit model.generator.depth={self.G.depth}: "
+                              f"the image size must be a multiple of 2**depth = {m}")
+        self.use_d = self.lambda_adv > 0 or self.lambda_fm > 0
+        self.D = PatchDiscriminator(2 * self.channels, **d) if self.use_d else None
+        if self.D is not None and self.D.score_size(self.image_size) < 1:
+            raise ConfigError(f"dataset.image_size={self.image_size} is too small for model.discriminator.n_layers="
+                              f"{self.D.n_layers}: the score map would be empty; lower n_layers")
+        self.head = nn.Identity()  # the base class expects a head; this model has none
+        self._finish_build()
+
+    # -- optimisation ----------------------------------------------------------------------------
+    def configure_optimizers(self):
+        from gan_lab.modules.base import linear_decay
+
+        o = self.model_cfg["optim"]
+        betas = tuple(o.get("betas", (0.5, 0.999)))
+        f = linear_decay(self.trainer.max_steps if self._trainer is not None else -1, float(o.get("decay_start", 1.0)))
+        opt_g = torch.optim.Adam(self.G.parameters(), lr=o["g_lr"], betas=betas)
+        if self.D is None:
+            return [opt_g], [torch.optim.lr_scheduler.LambdaLR(opt_g, f)]
+        opt_d = torch.optim.Adam(self.D.parameters(), lr=o["d_lr"], betas=betas)
+        return [opt_d, opt_g], [torch.optim.lr_scheduler.LambdaLR(opt_d, f), torch.optim.lr_scheduler.LambdaLR(opt_g, f)]
+
+    def _weights(self, mask: Tensor) -> Tensor:
+        return mask + (1.0 - mask) * self.outside
+
+    def generator_losses(self, x: Tensor, y: Tensor, mask: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        """Every generator loss term (weighted sum under ``g_loss``); also used by tests."""
+        w = self._weights(mask).expand_as(y)
+        l1 = ((fake.float() - y.float()).abs() * w).sum() / w.sum().clamp_min(1.0)
+        out = {"g_l1": l1}
+        total = self.lambda_l1 * l1
+        if self.lambda_ssim > 0:
+            s = ssim_map((fake.float() + 1) / 2, (y.float() + 1) / 2)
+            out["g_ssim"] = 1.0 - (s * w).sum() / w.sum().clamp_min(1.0)
+            total = total + self.lambda_ssim * out["g_ssim"]
+        if self.D is not None:
+            score, feats = self.D(x, fake, features=True)
+            if self.lambda_adv > 0:
+                out["g_adv"] = self.adv.g_loss(score)
+                total = total + self.lambda_adv * out["g_adv"]
+            if self.lambda_fm > 0:
+                with torch.no_grad():
+                    _, real_feats = self.D(x, y, features=True)
+                out["g_fm"] = sum(F.l1_loss(a.float(), b.float()) for a, b in zip(feats, real_feats)) / len(feats)
+                total = total + self.lambda_fm * out["g_fm"]
+        out["g_loss"] = total
+        return out
+
+    def training_step(self, batch, batch_idx):
+        x, y, mask = self._as_input(batch["input"]), self._as_input(batch["albedo"]), batch["mask"]
+        opts = self.optimizers()
+        opts = opts if isinstance(opts, (list, tuple)) else [opts]
+        logs: dict[str, Tensor] = {}
+        if self.D is not None:
+            opt_d, opt_g = opts
+            self.toggle_optimizer(opt_d)
+            with torch.no_grad():
+                fake = self.G(x)
+            out_real, out_fake = self.D(x, y), self.D(x, fake)
+            d_loss = 0.5 * self.adv.d_loss(out_real, out_fake)
+            if self.lambda_gp > 0:
+                a = torch.rand(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype)
+                y_hat = (a * y + (1 - a) * fake).requires_grad_(True)
+                logs["gp"] = gradient_penalty(self.D(x, y_hat), y_hat)
+                d_loss = d_loss + self.lambda_gp * logs["gp"]
+            logs["d_loss"] = d_loss
+            self._check_finite(logs)
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss)
+            opt_d.step()
+            self.untoggle_optimizer(opt_d)
+        else:
+            (opt_g,) = opts
+        if self.D is None or self.global_step % self.n_critic == 0:
+            if self.D is not None:
+                self.toggle_optimizer(opt_g)
+            g_logs = self.generator_losses(x, y, mask, self.G(x))
+            self._check_finite(g_logs)
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(g_logs["g_loss"])
+            if self.D is not None:
+                step_uncounted(opt_g)  # one iteration = one D update = one global step
+                self.untoggle_optimizer(opt_g)
+            else:
+                opt_g.step()  # no D: the generator step is the iteration
+            self._update_ema()
+            logs.update(g_logs)
+        self._after_iteration()
+        self.log_dict({f"train/{k}": v.detach().float() for k, v in logs.items()}, prog_bar=False)
+        if "g_l1" in logs:
+            self.log("g_l1", logs["g_l1"].detach().float(), prog_bar=True, logger=False)
+
+    # -- inference / sampling API --------------------------------------------------------------------
+    @torch.no_grad()
+    def predict_albedo(self, x: Tensor, ema: bool = True) -> Tensor:
+        """Photos (N, 3, H, W) in [-1, 1] (H, W multiples of ``required_multiple``) -> albedo in [-1, 1]."""
+        net = self.G_ema if ema else self.G
+        return net(self._as_input(x.to(self.device))).float().clamp(-1, 1)
+
+    @property
+    def required_multiple(self) -> int:
+        return self.G.required_multiple
+
+    @torch.no_grad()
+    def sample_grid(self, grid_inputs: dict, max_classes: int = 0) -> Tensor:
+        """Rows: input photos | predicted albedo (EMA G) | target albedo. (3, n, C, H, W) in [-1, 1]."""
+        x = grid_inputs["input"]
+        return torch.stack([x.cpu(), self.predict_albedo(x).cpu(), grid_inputs["albedo"].cpu()])
+
+    @classmethod
+    def build_evaluator(cls, datamodule, eval_cfg: dict):
+        from gan_lab.albedo_eval import AlbedoEvaluator
+
+        return AlbedoEvaluator(datamodule, eval_cfg)
