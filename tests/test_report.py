@@ -172,6 +172,23 @@ def test_direction_table():
     assert direction("gan_test") == direction("gan_train") == direction("accuracy_score") == "max"
     assert direction("confidence_score") == "max"
     assert direction("gan_train_real_reference") is None and direction("eval_seconds") is None
+    assert direction("psnr") == direction("glare/ssim") == "max" and direction("plain/lmse") == "min"
+
+
+def test_group_metrics_get_their_own_table(tmp_path, base_configs):
+    """Albedo-style records ("psnr" beside "<tag>/psnr", counts n_<tag>): breakdowns go to a second table."""
+    for name, psnr in (("aam", 20.0), ("softmax", 25.0)):
+        d = tmp_path / name
+        (d / ".hydra").mkdir(parents=True)
+        OmegaConf.save(base_configs[name], d / ".hydra" / "config.yaml")
+        append_jsonl(d / "metrics.jsonl", {"step": 5, "kind": "final", "psnr": psnr, "glare/psnr": psnr - 3,
+                                           "n_glare": 4, "n_eval": 8})
+    cmp = compare(discover_runs([tmp_path]))
+    assert cmp.metrics == ["psnr", "glare/psnr"]
+    assert best_configurations(cmp.configs, "glare/psnr") == {1}  # higher PSNR is better
+    page = render(cmp)
+    assert '<table id="group-metrics">' in page and 'data-metric="glare/psnr"' in page
+    assert "n_glare" not in page and page.count("<svg") == 0
 
 
 def test_ignore_merges_configurations(runs_root):

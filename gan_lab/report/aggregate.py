@@ -16,18 +16,21 @@ from typing import Iterable, Sequence
 
 from gan_lab.report.runs import Run, finite
 
-# Metric name prefix -> "min" (lower is better) or "max" (higher is better); the longest prefix wins.
+# Metric name prefix -> "min" (lower is better) or "max" (higher is better); the longest prefix wins and
+# a "group/" prefix is ignored (albedo runs record "<tag>/psnr" beside "psnr").
 DIRECTIONS: dict[str, str] = {
     "fid": "min", "kid": "min", "intra_fid": "min", "task_fid": "min",
     "gan_test": "max", "gan_train": "max", "accuracy_score": "max", "confidence_score": "max",
     "aug_gain": "max", "aug_accuracy": "max",
+    "psnr": "max", "ssim": "max", "si_mse": "min", "mse": "min", "lmse": "min", "delta_e2000": "min",
 }
 # Table order for known metrics; others follow alphabetically.
 METRIC_ORDER = ["fid", "fid_clf", "kid", "kid_clf", "intra_fid", "intra_fid_clf", "task_fid", "task_fid_clf",
-                "gan_test", "gan_train", "accuracy_score", "confidence_score", "aug_gain", "aug_accuracy"]
+                "gan_test", "gan_train", "accuracy_score", "confidence_score", "aug_gain", "aug_accuracy",
+                "psnr", "ssim", "si_mse", "lmse", "delta_e2000"]
 # Reference numbers (the evaluation classifier on real data): shown, never ranked.
 REFERENCE_METRICS = ["classifier_test_accuracy", "gan_train_real_reference", "aug_real_only_accuracy"]
-# Bookkeeping in each record, not metrics (KID's *_std is over KID subsets, not seeds: left out).
+# Bookkeeping in each record, not metrics (KID's *_std is over KID subsets, not seeds: left out; n_* are counts).
 BOOKKEEPING = {"step", "kind", "n_fake", "n_real", "eval_seed", "eval_seconds", "per_class_accuracy"}
 BOOKKEEPING_SUFFIXES = ("_std", "_classes", "_pairs")
 # Config keys (or key prefixes) that never make two runs different configurations.
@@ -40,7 +43,8 @@ def direction(metric: str) -> str | None:
     """"min", "max" or None (unknown, or a reference number: not ranked)."""
     if metric in REFERENCE_METRICS:
         return None
-    matches = [p for p in DIRECTIONS if metric.startswith(p)]
+    name = metric.rpartition("/")[2]
+    matches = [p for p in DIRECTIONS if name.startswith(p)]
     return DIRECTIONS[max(matches, key=len)] if matches else None
 
 
@@ -136,13 +140,14 @@ def metric_names(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
     for run in runs:
         for rec in run.records:
             for k, v in rec.items():
-                if k in BOOKKEEPING or k.endswith(BOOKKEEPING_SUFFIXES) or isinstance(v, bool):
+                if k in BOOKKEEPING or k.endswith(BOOKKEEPING_SUFFIXES) or k.startswith("n_") or isinstance(v, bool):
                     continue
                 if isinstance(v, (int, float)):
                     names.add(k)
     refs = [m for m in REFERENCE_METRICS if m in names]
     rest = names - set(refs)
     ordered = [m for m in METRIC_ORDER if m in rest] + sorted(rest - set(METRIC_ORDER))
+    ordered.sort(key=lambda m: "/" in m)  # per-group breakdowns ("<tag>/psnr") after the overall numbers
     return ordered, refs
 
 

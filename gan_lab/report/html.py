@@ -101,12 +101,11 @@ def stat_cell(s: Stat, n_runs: int, best: bool, metric: str, c: Configuration, r
             f'title="{escape(metric)}: values {", ".join(fmt(v) for v in s.values) or "none"}">{text}</td>')
 
 
-def metrics_table(cmp: Comparison) -> str:
-    if not cmp.metrics and not cmp.references:
-        return '<p class="empty">No evaluations recorded in these runs (metrics.jsonl missing or empty).</p>'
-    best = {m: best_configurations(cmp.configs, m) for m in cmp.metrics}
+def metrics_table(cmp: Comparison, metrics: Sequence[str], references: Sequence[str] = (),
+                  table_id: str = "final-metrics") -> str:
+    best = {m: best_configurations(cmp.configs, m) for m in metrics}
     head = ('<tr><th class="cfg">configuration</th><th>seeds</th><th>step</th>'
-            + "".join(metric_head(m) for m in cmp.metrics) + "".join(metric_head(m, "ref") for m in cmp.references)
+            + "".join(metric_head(m) for m in metrics) + "".join(metric_head(m, "ref") for m in references)
             + "</tr>")
     rows = []
     for c in cmp.configs:
@@ -116,10 +115,20 @@ def metrics_table(cmp: Comparison) -> str:
         flag = (f' <span class="flag" title="{c.n_without_final} run(s) without a final evaluation: '
                 f'their last periodic numbers are used">†{c.n_without_final}</span>') if c.n_without_final else ""
         seeds = ", ".join(escape(str(s)) for s in c.seeds)
-        cells = [stat_cell(final_stats(c, m), n_runs, c.index in best[m], m, c) for m in cmp.metrics]
-        cells += [stat_cell(final_stats(c, m), n_runs, False, m, c, ref=True) for m in cmp.references]
+        cells = [stat_cell(final_stats(c, m), n_runs, c.index in best[m], m, c) for m in metrics]
+        cells += [stat_cell(final_stats(c, m), n_runs, False, m, c, ref=True) for m in references]
         rows.append(f'<tr data-config="{c.index}"><td class="cfg">{swatch(c)}{chips(c)}{flag}</td>'
                     f'<td>{seeds} <span class="n">n={n_runs}</span></td><td>{step}</td>{"".join(cells)}</tr>')
+    return f'<div class="scroll"><table id="{table_id}">{head}{"".join(rows)}</table></div>'
+
+
+def final_section(cmp: Comparison) -> str:
+    """The overall metrics table, then per-group breakdowns ("<tag>/<metric>") in a second table if any."""
+    if not cmp.metrics and not cmp.references:
+        return '<p class="empty">No evaluations recorded in these runs (metrics.jsonl missing or empty).</p>'
+    overall = [m for m in cmp.metrics if "/" not in m]
+    groups = [m for m in cmp.metrics if "/" in m]
+    html = metrics_table(cmp, overall, cmp.references)
     notes = ["mean ± sample standard deviation over seeds (ddof = 1); n is shown where a metric is missing for "
              "some seeds", "★ best configuration per metric (by mean; marked when two or more configurations have a value)"]
     if any(c.n_without_final for c in cmp.configs):
@@ -129,13 +138,15 @@ def metrics_table(cmp: Comparison) -> str:
         notes.append("grey columns: the evaluation classifier's accuracy on real data (a reference, not ranked)")
     if cmp.empty_metrics:
         notes.append("recorded but never finite, not shown: " + ", ".join(cmp.empty_metrics))
-    return (f'<div class="scroll"><table id="final-metrics">{head}{"".join(rows)}</table></div>'
-            f'<p class="note">{"; ".join(escape(n) for n in notes)}.</p>')
+    html += f'<p class="note">{"; ".join(escape(n) for n in notes)}.</p>'
+    if groups:
+        html += "<h3>By group</h3>" + metrics_table(cmp, groups, (), "group-metrics")
+    return html
 
 
 def curves_section(cmp: Comparison) -> str:
     cards = []
-    for m in cmp.metrics:
+    for m in (m for m in cmp.metrics if "/" not in m):
         series = [Series(c.label_text, c.index, curve(c, m)) for c in cmp.configs]
         if max((len(s.points) for s in series), default=0) < 2:
             continue
@@ -245,7 +256,7 @@ def render(cmp: Comparison, sources: Sequence[str] = (), title: str = "gan_lab r
     if cmp.warnings:
         warn = '<div class="warn"><b>Warnings</b><ul>' + "".join(f"<li>{escape(w)}</li>" for w in cmp.warnings) + "</ul></div>"
     body = [f"<h1>{escape(title)}</h1>", f'<p class="sub">{sub}</p>', f"<p>{differ}</p>", warn,
-            "<h2>Final metrics</h2>", metrics_table(cmp),
+            "<h2>Final metrics</h2>", final_section(cmp),
             "<h2>Metrics over training</h2>", curves_section(cmp),
             "<h2>Per-class accuracy</h2>", per_class_section(cmp),
             "<h2>Samples</h2>", samples_section(cmp),
