@@ -1,0 +1,56 @@
+"""Difficulty tags of a rendered sample, measured on the rendered maps inside the label mask.
+
+- ``specular``: at least ``SPECULAR_AREA`` (2 %) of the label's pixels carry a highlight of linear
+  luminance >= ``SPECULAR_LEVEL`` (0.15, after exposure: about a third of the mid-grey scale added).
+- ``shadow``: at least ``SHADOW_AREA`` (5 %) of the label's pixels lose >= ``SHADOW_LOSS`` (30 %) of
+  the light they would receive without shadows (cast by the product or the occluder).
+- ``coloured_light``: the mean shading over the label, as the photo shows it (after white balance), has
+  chroma (max - min) / max >= ``CHROMA`` (0.2) over its RGB channels.
+A sample with no label pixels gets no tags. The measured values are kept in ``params["stats"]``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+SPECULAR_LEVEL, SPECULAR_AREA = 0.15, 0.02
+SHADOW_LOSS, SHADOW_AREA = 0.30, 0.05
+CHROMA = 0.20
+LUMA = torch.tensor([0.2126, 0.7152, 0.0722])
+
+
+def measure(mask: Tensor, specular: Tensor, shading: Tensor, irradiance: Tensor, direct: Tensor,
+            unshadowed: Tensor) -> list[dict]:
+    """mask (B,1,H,W); specular, shading (B,3,H,W) linear as the photo shows them; irradiance (B,3,H,W) and
+    direct/unshadowed (B,1,H,W) direct-light luminance with/without shadows, all three in scene units
+    (before exposure and white balance). Returns per-sample stats dicts."""
+    luma = LUMA.to(mask.device).view(1, 3, 1, 1)
+    spec_l = (specular * luma).sum(1, keepdim=True)
+    total_free = (irradiance * luma).sum(1, keepdim=True) + (unshadowed - direct)
+    loss = (unshadowed - direct) / total_free.clamp_min(1e-6)
+    out = []
+    for i in range(mask.shape[0]):
+        m = mask[i] > 0.5
+        count = int(m.sum())
+        if count == 0:
+            out.append({"label_pixels": 0, "specular_area": 0.0, "shadow_area": 0.0, "light_chroma": 0.0})
+            continue
+        mean_rgb = shading[i][:, m[0]].mean(1)
+        chroma = float((mean_rgb.max() - mean_rgb.min()) / mean_rgb.max().clamp_min(1e-6))
+        out.append({"label_pixels": count,
+                    "specular_area": round(float((spec_l[i][m] >= SPECULAR_LEVEL).float().mean()), 5),
+                    "shadow_area": round(float((loss[i][m] >= SHADOW_LOSS).float().mean()), 5),
+                    "light_chroma": round(chroma, 5)})
+    return out
+
+
+def tags(stats: dict) -> list[str]:
+    out = []
+    if stats["specular_area"] >= SPECULAR_AREA:
+        out.append("specular")
+    if stats["shadow_area"] >= SHADOW_AREA:
+        out.append("shadow")
+    if stats["light_chroma"] >= CHROMA:
+        out.append("coloured_light")
+    return out

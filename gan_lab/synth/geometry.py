@@ -1,0 +1,137 @@
+"""Analytic ray casting: camera rays and ray / primitive intersections, batched over samples and pixels.
+
+Coordinates: camera at the origin looking along +z, x to the right, y down (image rows), so a pixel's
+ray is normalize(x_ndc * tan(fov/2), y_ndc * tan(fov/2), 1). Rays are ``(B, P, 3)`` tensors (B samples,
+P rays each); primitive parameters are ``(B, 1, ...)`` so they broadcast over the rays of their sample.
+Every intersector returns ``t`` (``inf`` where the ray misses) and the outward unit normal; hits closer
+than ``eps`` are ignored so shadow rays can start on a surface.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+INF = float("inf")
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    return (a * b).sum(-1)
+
+
+def normalize(v: Tensor) -> Tensor:
+    return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def rotation(yaw: float, pitch: float, roll: float) -> Tensor:
+    """R = Rz(roll) @ Ry(yaw) @ Rx(pitch) (radians): columns are the object's local axes in camera space."""
+    cy, sy, cp, sp, cr, sr = (math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch),
+                              math.cos(roll), math.sin(roll))
+    rx = torch.tensor([[1, 0, 0], [0, cp, -sp], [0, sp, cp]], dtype=torch.float64)
+    ry = torch.tensor([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]], dtype=torch.float64)
+    rz = torch.tensor([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]], dtype=torch.float64)
+    return (rz @ ry @ rx).float()
+
+
+def camera_rays(tan_half_fov: Tensor, res: int) -> Tensor:
+    """(B,) tan(fov/2) -> (B, res*res, 3) unit ray directions through pixel centres, row-major."""
+    ndc = (torch.arange(res, dtype=torch.float32, device=tan_half_fov.device) + 0.5) / res * 2 - 1
+    y, x = torch.meshgrid(ndc, ndc, indexing="ij")
+    s = tan_half_fov.view(-1, 1, 1)
+    d = torch.stack([x.reshape(1, -1) * s[..., 0], y.reshape(1, -1) * s[..., 0],
+                     torch.ones_like(x).reshape(1, -1).expand(s.shape[0], -1)], dim=-1)
+    return normalize(d)
+
+
+def plane(o: Tensor, d: Tensor, c: Tensor, n: Tensor, eps: float = 1e-4) -> Tensor:
+    """Ray / infinite plane through ``c`` with normal ``n``: t (inf on a miss or behind the origin)."""
+    den = dot(d, n)
+    t = dot(c - o, n) / torch.where(den.abs() < 1e-9, torch.full_like(den, 1e-9), den)
+    return torch.where(t > eps, t, torch.full_like(t, INF))
+
+
+def capped_cylinder(o: Tensor, d: Tensor, c: Tensor, a: Tensor, r: Tensor, hh: Tensor, eps: float = 1e-4):
+    """Closed cylinder: centre ``c``, unit axis ``a``, radius ``r``, half height ``hh``.
+
+    Returns (t, normal, on_side): the nearest hit of the side (|axial| <= hh) or of the two cap discs.
+    """
+    w = o - c
+    da, wa = dot(d, a), dot(w, a)
+    dp = d - da[..., None] * a
+    wp = w - wa[..., None] * a
+    qa = dot(dp, dp).clamp_min(1e-12)
+    qb = 2 * dot(wp, dp)
+    qc = dot(wp, wp) - r[..., 0] ** 2
+    disc = qb * qb - 4 * qa * qc
+    sq = disc.clamp_min(0).sqrt()
+    inf = torch.full_like(qa, INF)
+    side = inf
+    for root in ((-qb + sq) / (2 * qa), (-qb - sq) / (2 * qa)):  # the smaller valid root wins (assigned last)
+        ok = (disc >= 0) & (root > eps) & ((wa + root * da).abs() <= hh[..., 0])
+        side = torch.where(ok & (root < side), root, side)
+    cap = inf
+    sgn_cap = torch.zeros_like(qa)
+    safe_da = torch.where(da.abs() < 1e-9, torch.full_like(da, 1e-9), da)
+    for sgn in (1.0, -1.0):
+        tc = (sgn * hh[..., 0] - wa) / safe_da
+        radial = wp + tc[..., None] * dp
+        ok = (tc > eps) & (dot(radial, radial) <= r[..., 0] ** 2) & (tc < cap)
+        cap = torch.where(ok, tc, cap)
+        sgn_cap = torch.where(ok, torch.full_like(sgn_cap, sgn), sgn_cap)
+    on_side = side <= cap
+    t = torch.minimum(side, cap)
+    q = w + torch.where(torch.isfinite(t), t, torch.zeros_like(t))[..., None] * d
+    n_side = (q - dot(q, a)[..., None] * a) / r
+    n = torch.where(on_side[..., None], n_side, sgn_cap[..., None] * a)
+    return t, normalize(n), on_side & torch.isfinite(t)
+
+
+def box(o: Tensor, d: Tensor, c: Tensor, rot: Tensor, half: Tensor, eps: float = 1e-4):
+    """Oriented box (slab method): centre ``c``, rotation ``rot`` (B,1,3,3, columns = local axes), half sizes.
+
+    Returns (t, normal, local_hit, face) with face = 0..5 for -x,+x,-y,+y,-z,+z (local); -z faces the camera
+    when rot is the identity.
+    """
+    ol = torch.einsum("bpi,bqij->bpj", o - c, rot)  # = rot^T (o - c)
+    dl = torch.einsum("bpi,bqij->bpj", d, rot)
+    dl = torch.where(dl.abs() < 1e-9, torch.full_like(dl, 1e-9), dl)
+    t1 = (-half - ol) / dl
+    t2 = (half - ol) / dl
+    tnear_axes = torch.minimum(t1, t2)
+    tnear, axis = tnear_axes.max(-1)
+    tfar = torch.maximum(t1, t2).min(-1).values
+    hit = (tfar >= tnear) & (tnear > eps)
+    t = torch.where(hit, tnear, torch.full_like(tnear, INF))
+    sign = -torch.sign(torch.gather(dl, -1, axis[..., None]))[..., 0]  # outward: against the ray
+    nl = torch.nn.functional.one_hot(axis, 3).to(d.dtype) * sign[..., None]
+    n = torch.einsum("bqij,bpj->bpi", rot, nl)
+    local = ol + torch.where(hit, t, torch.zeros_like(t))[..., None] * dl
+    face = axis * 2 + (sign > 0).long()
+    return t, n, local, face
+
+
+def sheet(o: Tensor, d: Tensor, c: Tensor, rot: Tensor, half: Tensor, height, iters: int = 8, eps: float = 1e-4):
+    """A displaced rectangle (pouch): local surface z = -height(x, y) over |x| <= hx, |y| <= hy.
+
+    ``height(x, y) -> (h, dh/dx, dh/dy)`` is zero on the border. The hit is found by fixed-point iteration
+    from the flat rectangle's hit (t <- plane hit of the ray with the plane shifted by h at the current
+    point), which converges for the small slopes used; rays that leave the outline miss. Returns
+    (t, normal, local_xy).
+    """
+    ol = torch.einsum("bpi,bqij->bpj", o - c, rot)
+    dl = torch.einsum("bpi,bqij->bpj", d, rot)
+    dz = torch.where(dl[..., 2].abs() < 1e-9, torch.full_like(dl[..., 2], 1e-9), dl[..., 2])
+    t = -ol[..., 2] / dz
+    for _ in range(iters):
+        x, y = ol[..., 0] + t * dl[..., 0], ol[..., 1] + t * dl[..., 1]
+        h, _, _ = height(x.clamp(-half[..., 0], half[..., 0]), y.clamp(-half[..., 1], half[..., 1]))
+        t = (-h - ol[..., 2]) / dz
+    x, y = ol[..., 0] + t * dl[..., 0], ol[..., 1] + t * dl[..., 1]
+    _, hx, hy = height(x.clamp(-half[..., 0], half[..., 0]), y.clamp(-half[..., 1], half[..., 1]))
+    inside = (x.abs() <= half[..., 0]) & (y.abs() <= half[..., 1]) & (t > eps)
+    nl = normalize(torch.stack([-hx, -hy, -torch.ones_like(hx)], -1))
+    n = torch.einsum("bqij,bpj->bpi", rot, nl)
+    n = torch.where((dot(n, d) > 0)[..., None], -n, n)  # seen from behind: the back of the sheet
+    return torch.where(inside, t, torch.full_like(t, INF)), n, torch.stack([x, y], -1)

@@ -1,0 +1,248 @@
+"""Lighting in linear RGB: coloured directional/point lights, an SH ambient environment, Blinn-Phong
+specular, and shadows.
+
+- Diffuse: irradiance E(n) = SH_ambient(n) + sum_k I_k c_k max(n.l_k, 0) vis_k att_k; the image is
+  albedo * E + specular (no 1/pi: intensities are relative, the camera's auto-exposure sets the scale).
+- Ambient: a 2nd-order (9-coefficient) spherical-harmonics environment per colour channel; irradiance by
+  Ramamoorthi & Hanrahan (2001): E(n) = sum_lm A_l L_lm Y_lm(n), A = (pi, 2pi/3, pi/4), clamped >= 0.
+- Specular: normalised Blinn-Phong, k_s (s+8)/8 max(n.h, 0)^s I c max(n.l, 0) vis att (white highlights:
+  dielectric label varnish; metal cans are brighter and sharper).
+- Shadows, two kinds, both soft:
+  * cast by the product (self-shadow of bottle shoulders/neck, shadow on the backdrop): shadow rays from
+    every surface point towards ``shadow_samples`` directions jittered over the light's angular radius,
+    tested analytically against the product; visibility = share of unblocked rays;
+  * an off-screen occluder (blinds, a window frame, an object edge or leaf-like blobs) in a plane across
+    the key light's beam: each point's ray to the light crosses that plane at distance s; the penumbra
+    half-width is s * tan(angular radius), so shadows blur with distance as real ones do.
+  Points lit from behind (n.l <= 0) get no direct light; the pouch's wrinkles do not shadow each other.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import math
+
+import torch
+from torch import Tensor
+
+from gan_lab.synth import geometry as g
+from gan_lab.synth.config import RenderConfig
+from gan_lab.synth.rng import Stream
+
+SH_A = (math.pi, 2 * math.pi / 3, math.pi / 4)
+MAX_LIGHTS = 3
+
+
+def srgb_to_linear(x):
+    if isinstance(x, Tensor):
+        return torch.where(x <= 0.04045, x / 12.92, ((x.clamp_min(0) + 0.055) / 1.055) ** 2.4)
+    return [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in x]
+
+
+def kelvin_rgb(k: float) -> list[float]:
+    """Black-body colour (Tanner Helland's fit) as linear RGB with luminance 1."""
+    t = k / 100
+    r = 255 if t <= 66 else 329.698727446 * (t - 60) ** -0.1332047592
+    gr = 99.4708025861 * math.log(t) - 161.1195681661 if t <= 66 else 288.1221695283 * (t - 60) ** -0.0755148492
+    b = 255 if t >= 66 else (0 if t <= 19 else 138.5177312231 * math.log(t - 10) - 305.0447927307)
+    rgb = srgb_to_linear([min(max(v, 0), 255) / 255 for v in (r, gr, b)])
+    return unit_luminance(rgb)
+
+
+def unit_luminance(rgb) -> list[float]:
+    lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+    return [round(c / max(lum, 1e-6), 5) for c in rgb]
+
+
+def light_colour(rng: Stream, cfg: RenderConfig) -> tuple[list[float], bool]:
+    if rng.random() < cfg.coloured_light_prob:
+        rgb = srgb_to_linear(list(colorsys.hsv_to_rgb(rng.random(), rng.between(cfg.light_saturation), 1.0)))
+        return unit_luminance(rgb), True
+    return kelvin_rgb(rng.between(cfg.colour_temperature)), False
+
+
+def sh_basis(n: Tensor) -> Tensor:
+    """Real SH basis Y_lm(n) for l <= 2, (..., 9), order (00, 1-1, 10, 11, 2-2, 2-1, 20, 21, 22)."""
+    x, y, z = n.unbind(-1)
+    return torch.stack([torch.full_like(x, 0.282095), 0.488603 * y, 0.488603 * z, 0.488603 * x,
+                        1.092548 * x * y, 1.092548 * y * z, 0.315392 * (3 * z * z - 1), 1.092548 * x * z,
+                        0.546274 * (x * x - y * y)], -1)
+
+
+def sh_irradiance(n: Tensor, coeffs: Tensor) -> Tensor:
+    """Irradiance at normals ``n`` (B,P,3) from radiance SH ``coeffs`` (B,9,3) -> (B,P,3), >= 0."""
+    a = torch.tensor([SH_A[0]] + [SH_A[1]] * 3 + [SH_A[2]] * 5, device=n.device)
+    return torch.einsum("bpk,bkc->bpc", sh_basis(n) * a, coeffs).clamp_min(0)
+
+
+def _random_dir(rng: Stream, max_polar_deg: float) -> list[float]:
+    """A direction towards the light, around the camera side (-z), biased upwards (-y)."""
+    polar, az = math.radians(rng.uniform(0, max_polar_deg)), rng.uniform(0, 2 * math.pi)
+    v = [math.sin(polar) * math.cos(az), math.sin(polar) * math.sin(az) - 0.35, -math.cos(polar)]
+    s = math.sqrt(sum(c * c for c in v))
+    return [c / s for c in v]
+
+
+def sample_lights(seed: int, index: int, cfg: RenderConfig, geo: dict) -> dict:
+    """JSON light params of sample ``index`` (stream "light"; the occluder from stream "shadow")."""
+    rng = Stream(seed, index, "light")
+    height = geo["shape"]["height"] * geo["scale"]
+    lights = []
+    for k in range(rng.int_between(cfg.n_lights)):
+        colour, coloured = light_colour(rng, cfg)
+        d = _random_dir(rng, 80 if k == 0 else 100)
+        light = {"type": "point" if rng.random() < cfg.point_light_prob else "directional", "dir": d,
+                 "colour": colour, "coloured": coloured, "intensity": 1.0 if k == 0 else rng.uniform(0.2, 0.8),
+                 "size": rng.between(cfg.light_size)}
+        if light["type"] == "point":
+            dist = rng.uniform(1.5, 4.0) * height
+            light["pos"] = [c + dist * v for c, v in zip(geo["centre"], d)]
+        lights.append(light)
+    amb_colour, _ = light_colour(rng, cfg)
+    amb = rng.between(cfg.ambient) / SH_A[0] / 0.282095  # DC term: irradiance `ambient` everywhere
+    sky = _random_dir(rng, 120)
+    coeffs = [[amb * c for c in amb_colour]]
+    for k in range(3):  # a directional (sky / ground) tilt, Y_1m order (y, z, x)
+        comp = sky[(1, 2, 0)[k]] * rng.uniform(0.3, 0.9) * amb * 0.282095 / 0.488603 * 2
+        coeffs.append([comp * c for c in amb_colour])
+    for _ in range(5):
+        coeffs.append([rng.uniform(-0.12, 0.12) * amb for _ in range(3)])
+    spec = {"strength": rng.between(cfg.specular_strength), "shininess": rng.log_between(cfg.shininess)}
+    return {"lights": lights, "sh": coeffs, "specular": spec, "occluder": sample_occluder(seed, index, cfg, geo, lights[0])}
+
+
+def sample_occluder(seed: int, index: int, cfg: RenderConfig, geo: dict, key: dict) -> dict | None:
+    rng = Stream(seed, index, "shadow")
+    if rng.random() >= cfg.shadow_prob:
+        return None
+    height = geo["shape"]["height"] * geo["scale"]
+    dist = rng.uniform(0.3, 1.2) * height
+    if key["type"] == "point":
+        dist = min(dist, 0.6 * math.dist(key["pos"], geo["centre"]))
+    kind = rng.choice(["blinds", "window", "edge", "blobs"])
+    shift = [rng.uniform(-0.4, 0.4) * height, rng.uniform(-0.4, 0.4) * height]
+    occ = {"kind": kind, "dist": dist, "angle": rng.uniform(0, math.pi), "offset": shift}
+    if kind in ("blinds", "window"):
+        occ["period"] = rng.uniform(0.15, 0.5) * height
+        occ["duty"] = rng.uniform(0.25, 0.6) if kind == "blinds" else rng.uniform(0.08, 0.2)
+    elif kind == "blobs":
+        occ["blobs"] = [[rng.uniform(-0.4, 0.4) * height, rng.uniform(-0.4, 0.4) * height,
+                         rng.uniform(0.08, 0.3) * height, rng.uniform(0.05, 0.2) * height, rng.uniform(0, math.pi)]
+                        for _ in range(rng.randint(1, 4))]
+    return occ
+
+
+def _frame(l: list[float]) -> tuple[list[float], list[float]]:
+    """Two unit vectors spanning the plane perpendicular to ``l``."""
+    ref = [0.0, 1.0, 0.0] if abs(l[1]) < 0.9 else [1.0, 0.0, 0.0]
+    e1 = torch.linalg.cross(torch.tensor(l), torch.tensor(ref))
+    e1 = e1 / e1.norm()
+    e2 = torch.linalg.cross(torch.tensor(l), e1)
+    return e1.tolist(), e2.tolist()
+
+
+def occluder_sdf(occ: dict, x: Tensor, y: Tensor) -> Tensor:
+    """Signed distance in the occluder plane: < 0 on the occluder, > 0 in the open."""
+    ca, sa = math.cos(occ["angle"]), math.sin(occ["angle"])
+    x, y = x - occ["offset"][0], y - occ["offset"][1]
+    xr, yr = ca * x + sa * y, -sa * x + ca * y
+    if occ["kind"] == "edge":
+        return xr
+    if occ["kind"] in ("blinds", "window"):
+        p = occ["period"]
+        half = occ["duty"] * p / 2
+        sd = (torch.remainder(yr, p) - p / 2).abs() - half
+        if occ["kind"] == "window":
+            sd = torch.minimum(sd, (torch.remainder(xr, p * 1.3) - p * 0.65).abs() - half)
+        return sd
+    sd = torch.full_like(x, float("inf"))
+    for bx, by, ax, ay, ang in occ["blobs"]:
+        c, s = math.cos(ang), math.sin(ang)
+        u, v = c * (x - bx) + s * (y - by), -s * (x - bx) + c * (y - by)
+        sd = torch.minimum(sd, (torch.sqrt((u / ax) ** 2 + (v / ay) ** 2) - 1) * min(ax, ay))
+    return sd
+
+
+def occluder_visibility(occ: dict, centre, light: dict, p: Tensor, l: Tensor) -> Tensor:
+    """Soft visibility (P,) of the key light through the occluder for points ``p`` (P,3), light dirs ``l``."""
+    lc = torch.tensor(light["dir"], device=p.device)
+    plane_c = torch.tensor(centre, device=p.device) + occ["dist"] * lc
+    s = g.dot(plane_c - p, lc) / g.dot(l, lc).clamp_min(1e-3)  # distance along the ray to the plane
+    q = p + s[..., None] * l - plane_c
+    e1, e2 = (torch.tensor(e, device=p.device) for e in _frame(light["dir"]))
+    sd = occluder_sdf(occ, g.dot(q, e1), g.dot(q, e2))
+    w = (s.clamp_min(0) * math.tan(light["size"])).clamp_min(2e-3)
+    vis = ((sd / w).clamp(-1, 1) * 0.5 + 0.5)
+    vis = vis * vis * (3 - 2 * vis)  # smoothstep
+    return torch.where(s > 0, vis, torch.ones_like(vis))
+
+
+def _jitter(k: int, radius: Tensor, l: Tensor, phase: float) -> list[Tensor]:
+    """``k`` directions spread over cones of angular ``radius`` (B,1,1) around ``l`` (B,P,3) (spiral points)."""
+    if k == 1:
+        return [l]
+    ref = torch.where((l[..., 1:2].abs() < 0.9), torch.tensor([0.0, 1.0, 0.0], device=l.device),
+                      torch.tensor([1.0, 0.0, 0.0], device=l.device))
+    e1 = g.normalize(torch.cross(l, ref.expand_as(l), dim=-1))
+    e2 = torch.cross(l, e1, dim=-1)
+    out = []
+    for j in range(k):
+        rad = torch.tan(radius) * math.sqrt((j + 0.5) / k)
+        ang = phase + j * 2.399963  # golden angle
+        out.append(g.normalize(l + rad * (math.cos(ang) * e1 + math.sin(ang) * e2)))
+    return out
+
+
+def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_params: list[dict], geos: list[dict],
+          products, shadow_samples: int) -> dict[str, Tensor]:
+    """Per-pixel diffuse irradiance, specular radiance and direct-light luminance with/without shadows.
+
+    p, n, d: (B,P,3) hit points, normals, view rays; ks, shin: (B,P) material; returns (B,P,3)/(B,P) maps.
+    """
+    B, P, _ = p.shape
+    dev = p.device
+    sh = torch.tensor([lp["sh"] for lp in light_params], dtype=torch.float32, device=dev)
+    diffuse = sh_irradiance(n, sh)
+    specular = torch.zeros_like(diffuse)
+    direct = torch.zeros(B, P, device=dev)
+    free = torch.zeros(B, P, device=dev)
+    origin = p + n * 2e-3
+    for k in range(MAX_LIGHTS):
+        have = [i for i in range(B) if k < len(light_params[i]["lights"])]
+        if not have:
+            break
+        idx = torch.tensor(have, device=dev)
+        lights = [light_params[i]["lights"][k] for i in have]
+        pi, ni, oi = p[idx], n[idx], origin[idx]
+        is_point = torch.tensor([lt["type"] == "point" for lt in lights], device=dev)[:, None]
+        pos = torch.tensor([lt.get("pos", [0.0, 0.0, 0.0]) for lt in lights], device=dev)[:, None]
+        dirs = torch.tensor([lt["dir"] for lt in lights], device=dev)[:, None]
+        to_light = pos - pi
+        dist = to_light.norm(dim=-1)
+        l = torch.where(is_point[..., None], g.normalize(to_light), dirs.expand_as(pi))
+        ref_dist = torch.tensor([math.dist(lt.get("pos", geos[i]["centre"]), geos[i]["centre"])
+                                 for lt, i in zip(lights, have)], device=dev)[:, None]
+        att = torch.where(is_point, (ref_dist / dist.clamp_min(1e-3)) ** 2, torch.ones_like(dist))
+        radiance = torch.tensor([[c * lt["intensity"] for c in lt["colour"]] for lt in lights], device=dev)[:, None]
+        vis = torch.zeros_like(dist)
+        for lj in _jitter(shadow_samples, torch.tensor([lt["size"] for lt in lights], device=dev)[:, None, None], l, 0.0):
+            t = products.occlusion(oi, lj, idx)
+            vis = vis + ((t == g.INF) | (is_point & (t >= dist))).float()
+        vis = vis / shadow_samples
+        if k == 0:  # the occluder shadows the key light
+            for j, i in enumerate(have):
+                occ = light_params[i]["occluder"]
+                if occ is not None:
+                    vis[j] = vis[j] * occluder_visibility(occ, geos[i]["centre"], lights[j], pi[j], l[j])
+        ndl = g.dot(ni, l).clamp_min(0)
+        irr = ndl * att
+        diffuse[idx] += (irr * vis)[..., None] * radiance
+        h = g.normalize(l - d[idx])
+        ndh = g.dot(ni, h).clamp_min(0)
+        s = shin[idx]
+        spec = ks[idx] * (s + 8) / 8 * ndh ** s * irr * vis
+        specular[idx] += spec[..., None] * radiance
+        lum = (radiance * torch.tensor([0.2126, 0.7152, 0.0722], device=dev)).sum(-1)
+        direct[idx] += irr * vis * lum
+        free[idx] += irr * lum
+    return {"diffuse": diffuse, "specular": specular, "direct": direct, "direct_unshadowed": free}

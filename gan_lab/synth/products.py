@@ -1,0 +1,189 @@
+"""Products: pose sampling and per-pixel evaluation (hit distance, normal, label UV, material).
+
+- ``bottle``: body cylinder (label wrapped around part of it) + shoulder, neck and cap cylinders.
+- ``can``: one metal cylinder; the label covers most of its side, rims and lids are bare metal.
+- ``box``: an oriented box; the label is printed on the face towards the camera (local -z), the other
+  faces are body colour.
+- ``pouch``: a soft sheet bulging towards the camera with sinusoidal wrinkles (``geometry.sheet``),
+  printed all over.
+
+Each ``sample_*`` draws JSON params from the geometry stream; ``hit(kind, o, d, P)`` evaluates the rays of
+a group of samples of one kind, with ``P`` the params stacked into ``(B, 1, ...)`` tensors. Materials:
+0 = label, 1 = body, 2 = cap/lid/rim (see ``render.materials``). UV is in [0, 1]^2 (u right, v down).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from gan_lab.synth import geometry as g
+from gan_lab.synth.rng import Stream
+
+LABEL, BODY, CAP = 0, 1, 2
+
+
+def _cylinder_axis(rng: Stream) -> list[float]:
+    """Mostly upright (up = -y), tilted towards/away from the camera and rolled a little."""
+    pitch, roll = math.radians(rng.uniform(-28, 22)), math.radians(rng.uniform(-12, 12))
+    return (g.rotation(0.0, pitch, roll) @ torch.tensor([0.0, -1.0, 0.0])).tolist()
+
+
+def sample(kind: str, rng: Stream) -> dict:
+    """Shape params in object units (height about 1); the scene places and scales them."""
+    if kind in ("bottle", "can"):
+        r = rng.uniform(0.17, 0.24) if kind == "bottle" else rng.uniform(0.26, 0.36)
+        body_h = rng.uniform(0.6, 0.8) if kind == "bottle" else rng.uniform(0.8, 1.15)
+        cov = rng.uniform(0.55, 0.9) if kind == "bottle" else rng.uniform(0.85, 1.0)
+        lo, hi = (rng.uniform(0.05, 0.3), rng.uniform(0.7, 0.95)) if kind == "bottle" else (rng.uniform(0.04, 0.08), rng.uniform(0.92, 0.96))
+        p = {"radius": r, "half_height": body_h / 2, "axis": _cylinder_axis(rng), "coverage": cov,
+             "label_lo": lo, "label_hi": hi, "label_phase": rng.uniform(-0.5, 0.5) * (1 - cov)}
+        if kind == "bottle":
+            p.update(neck_radius=r * rng.uniform(0.3, 0.42), neck_len=rng.uniform(0.18, 0.3), shoulder=rng.uniform(0.06, 0.12))
+        p["height"] = body_h + (p["shoulder"] + p["neck_len"] + 0.06 if kind == "bottle" else 0.0)
+        p["label_aspect"] = 2 * math.pi * r * cov / ((hi - lo) * body_h)
+        return p
+    if kind == "box":
+        w, h = rng.uniform(0.45, 1.0), rng.uniform(0.6, 1.0)
+        return {"half": [w / 2, h / 2, rng.uniform(0.1, 0.35)], "height": h, "label_aspect": w / h,
+                "rot": [math.radians(rng.uniform(-45, 45)), math.radians(rng.uniform(-25, 25)), math.radians(rng.uniform(-15, 15))]}
+    if kind == "pouch":
+        w, h = rng.uniform(0.55, 0.85), rng.uniform(0.8, 1.0)
+        waves = [[rng.uniform(0, 2 * math.pi), rng.uniform(4, 14), rng.uniform(0, 2 * math.pi), rng.uniform(0.004, 0.015)]
+                 for _ in range(rng.randint(2, 5))]
+        return {"half": [w / 2, h / 2], "height": h, "label_aspect": w / h, "bulge": rng.uniform(0.05, 0.14),
+                "waves": waves, "rot": [math.radians(rng.uniform(-35, 35)), math.radians(rng.uniform(-20, 20)),
+                                        math.radians(rng.uniform(-12, 12))]}
+    raise ValueError(kind)
+
+
+def stack(kind: str, params: list[dict], device) -> dict[str, Tensor]:
+    """Per-sample params (placed: with 'centre' and 'scale') -> (B, 1, ...) float tensors."""
+    def t(key, fn=lambda p, k: p[k]):
+        return torch.tensor([fn(p, key) for p in params], dtype=torch.float32, device=device)[:, None]
+
+    P = {"c": t("centre"), "s": t("scale")[..., None]}
+    if kind in ("bottle", "can"):
+        for k in ("radius", "half_height", "coverage", "label_lo", "label_hi", "label_phase"):
+            P[k] = t(k)[..., None] * (P["s"] if k in ("radius", "half_height") else 1)
+        P["a"] = t("axis")
+        if kind == "bottle":
+            for k in ("neck_radius", "neck_len", "shoulder"):
+                P[k] = t(k)[..., None] * P["s"]
+    else:
+        P["half"] = t("half") * P["s"]
+        P["rot"] = torch.stack([g.rotation(*p["rot"]) for p in params]).to(device)[:, None]
+        if kind == "pouch":
+            P["bulge"] = t("bulge")[..., None] * P["s"]
+            P["waves"] = torch.tensor([p["waves"] for p in params], dtype=torch.float32, device=device)
+    return P
+
+
+def _pouch_height(P):
+    hx, hy = P["half"][..., 0], P["half"][..., 1]
+    waves, bulge = P["waves"], P["bulge"][..., 0]
+
+    def height(x, y):
+        u, v = x / hx, y / hy
+        fu, fv = 1 - u * u, 1 - v * v  # pillow profile, 0 on the border
+        env = fu * fv
+        h, hxd, hyd = bulge * env, bulge * (-2 * u / hx) * fv, bulge * fu * (-2 * v / hy)
+        for k in range(waves.shape[1]):
+            ang, freq, ph, amp = (waves[:, k, j][:, None] for j in range(4))
+            dx, dy = torch.cos(ang) * freq / hy, torch.sin(ang) * freq / hy
+            arg = dx * x + dy * y + ph
+            sw, cw = torch.sin(arg), torch.cos(arg)
+            a = amp * P["s"][..., 0]
+            h = h + a * env * sw
+            hxd = hxd + a * ((-2 * u / hx) * fv * sw + env * cw * dx)
+            hyd = hyd + a * (fu * (-2 * v / hy) * sw + env * cw * dy)
+        return h, hxd, hyd
+
+    return height
+
+
+def hit(kind: str, o: Tensor, d: Tensor, P: dict[str, Tensor], shadow_only: bool = False):
+    """Rays of one product kind -> t (B,P) [, normal (B,P,3), uv (B,P,2), material (B,P) long]."""
+    c = P["c"]
+    if kind in ("bottle", "can"):
+        a, r, hh = P["a"], P["radius"], P["half_height"]
+        t, n, on_side = g.capped_cylinder(o, d, c, a, r, hh)
+        mat = torch.full_like(t, CAP if kind == "can" else BODY, dtype=torch.long)
+        if kind == "bottle":  # shoulder, neck and cap stacked along the axis
+            parts = [(r * 0.7, P["shoulder"] / 2, hh + P["shoulder"] / 2, BODY),
+                     (P["neck_radius"], P["neck_len"] / 2, hh + P["shoulder"] + P["neck_len"] / 2, BODY),
+                     (P["neck_radius"] * 1.25, 0.03 * P["s"], hh + P["shoulder"] + P["neck_len"] + 0.03 * P["s"], CAP)]
+            for pr, phh, off, m in parts:
+                tp, np_, _ = g.capped_cylinder(o, d, c + a * off[..., 0:1], a, pr, phh)
+                closer = tp < t
+                t, n = torch.where(closer, tp, t), torch.where(closer[..., None], np_, n)
+                on_side = on_side & ~closer
+                mat = torch.where(closer, torch.full_like(mat, m), mat)
+        if shadow_only:
+            return t
+        q = o + torch.where(torch.isfinite(t), t, torch.zeros_like(t))[..., None] * d - c
+        e1 = g.normalize(-c - g.dot(-c, a)[..., None] * a)  # towards the camera, across the axis
+        e2 = torch.cross(a.expand_as(e1), e1, dim=-1)
+        phi = torch.atan2(g.dot(q, e2), g.dot(q, e1)) - P["label_phase"][..., 0] * 2 * math.pi
+        phi = torch.remainder(phi + math.pi, 2 * math.pi) - math.pi
+        u = phi / (2 * math.pi * P["coverage"][..., 0]) + 0.5
+        axial = (g.dot(q, a) / (2 * hh[..., 0]) + 0.5)  # 0 at the bottom, 1 at the top of the body
+        lo, hi = P["label_lo"][..., 0], P["label_hi"][..., 0]
+        v = (hi - axial) / (hi - lo)
+        is_label = on_side & (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
+        mat = torch.where(is_label, torch.full_like(mat, LABEL), mat)
+        return t, n, torch.stack([u, v], -1), mat
+    if kind == "box":
+        t, n, local, face = g.box(o, d, c, P["rot"], P["half"])
+        if shadow_only:
+            return t
+        uv = local[..., :2] / P["half"][..., :2] * 0.5 + 0.5
+        mat = torch.where(face == 4, LABEL, BODY)
+        return t, n, uv, mat
+    if kind == "pouch":
+        t, n, xy = g.sheet(o, d, c, P["rot"], P["half"], _pouch_height(P))
+        if shadow_only:
+            return t
+        uv = xy / P["half"][..., :2] * 0.5 + 0.5
+        return t, n, uv, torch.full_like(t, LABEL, dtype=torch.long)
+    raise ValueError(kind)
+
+
+class Products:
+    """The products of a batch, grouped by kind so each kind is evaluated batched.
+
+    ``hit`` gives the camera-visible surface; ``occlusion`` the nearest hit distance for shadow rays,
+    each sample's rays tested against its own product only.
+    """
+
+    def __init__(self, kinds: list[str], params: list[dict], device):
+        self.groups = []
+        for kind in sorted(set(kinds)):
+            idx = [i for i, k in enumerate(kinds) if k == kind]
+            self.groups.append((kind, torch.tensor(idx, device=device), stack(kind, [params[i] for i in idx], device)))
+        self.n = len(kinds)
+
+    def hit(self, o: Tensor, d: Tensor):
+        B, Pn = d.shape[:2]
+        t = torch.full((B, Pn), g.INF, device=d.device)
+        n = torch.zeros(B, Pn, 3, device=d.device)
+        uv = torch.zeros(B, Pn, 2, device=d.device)
+        mat = torch.zeros(B, Pn, dtype=torch.long, device=d.device)
+        for kind, idx, P in self.groups:
+            ti, ni, uvi, mi = hit(kind, o.expand_as(d)[idx], d[idx], P)
+            t[idx], n[idx], uv[idx], mat[idx] = ti, ni, uvi, mi
+        return t, n, uv, mat
+
+    def occlusion(self, o: Tensor, d: Tensor, samples: Tensor) -> Tensor:
+        """Shadow rays (R,P,3) whose row r belongs to sample ``samples[r]`` -> nearest hit t (R,P)."""
+        t = torch.full(d.shape[:2], g.INF, device=d.device)
+        for kind, idx, P in self.groups:
+            pos = torch.full((self.n,), -1, dtype=torch.long, device=d.device)
+            pos[idx] = torch.arange(len(idx), device=d.device)
+            rows = (pos[samples] >= 0).nonzero()[:, 0]
+            if len(rows):
+                sub = {k: v[pos[samples[rows]]] for k, v in P.items()}
+                t[rows] = hit(kind, o[rows], d[rows], sub, shadow_only=True)
+        return t

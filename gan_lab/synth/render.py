@@ -1,0 +1,173 @@
+"""The public API: ``render_batch`` / ``render_sample`` -> ``RenderBatch`` (lit photo, albedo, mask, ...).
+
+Sample ``i`` of ``(seed, size, config)`` depends only on ``(seed, i)``: rendering it alone, in a batch
+of 4 or on another worker gives the same bytes (on the same device and software). Geometry and label
+come from their own random streams, so two lighting configs give the same albedo, different photos.
+
+Outputs (``size`` x ``size``, box-filtered from ``supersample``^2 rays per pixel):
+- ``image``   (n,3) float32 sRGB in [0, 1]: the photo (lights, shadows, highlights, camera, JPEG).
+- ``albedo``  (n,3) sRGB in [0, 1]: the unlit reflectance of everything seen — the label artwork sampled
+  through the same geometry inside the mask, the bare product and the backdrop texture outside it
+  (unlit, never 0), so it is a complete intrinsic image; use ``mask`` to score only the label.
+- ``mask``    (n,1) {0, 1}: 1 where any of the pixel's rays hit the label (edge pixels included).
+- ``shading`` (n,3) linear: diffuse irradiance times exposure and white balance, so that before blur,
+  noise, clipping and JPEG, linear(image) = linear(albedo) * shading + ``specular`` (exact per ray).
+- ``specular`` (n,3) linear highlight radiance; ``normals`` (n,3) unit camera-space normals (x right,
+  y down, z away from the camera); ``depth`` (n,1) ray distance.
+- ``params``: one JSON-serialisable dict per sample (seed, index, product, geometry, lights, camera,
+  label, stats, difficulty — see ``difficulty.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gan_lab.registry import ConfigError
+from gan_lab.synth import camera, difficulty
+from gan_lab.synth import geometry as g
+from gan_lab.synth import lighting, products, scene
+from gan_lab.synth.config import RenderConfig
+
+LUMA = (0.2126, 0.7152, 0.0722)
+
+
+@dataclass
+class RenderBatch:
+    image: Tensor
+    albedo: Tensor
+    mask: Tensor
+    shading: Tensor
+    normals: Tensor
+    specular: Tensor
+    depth: Tensor
+    params: list[dict] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return self.image.shape[0]
+
+
+def _material(kind: str, spec: dict) -> list[tuple[float, float]]:
+    """(k_s, shininess) of label, body, cap for one product."""
+    ks, s = spec["strength"], spec["shininess"]
+    body = {"bottle": (ks + 0.3, s * 2), "can": (1.5 * ks + 0.3, s * 1.5), "box": (0.5 * ks, s), "pouch": (ks, s)}[kind]
+    cap = (1.5 * ks + 0.3, s * 1.5) if kind == "can" else (0.5 * ks + 0.1, s)
+    return [(ks, s), body, cap]
+
+
+def _pool(x: Tensor, res: int, ss: int) -> Tensor:
+    """(B, P, C) rays -> (B, C, res/ss, res/ss) box-filtered pixels."""
+    img = x.transpose(1, 2).reshape(x.shape[0], x.shape[2], res, res)
+    return F.avg_pool2d(img, ss) if ss > 1 else img
+
+
+def render_sample(seed: int, index: int, size: int = 64, config: RenderConfig | None = None, device="cpu") -> RenderBatch:
+    """Sample ``index`` of stream ``seed`` alone (identical to row ``index`` of a batch render)."""
+    return render_batch(1, seed, size, config, device, indices=[index])
+
+
+def render_batch(n: int, seed: int, size: int = 64, config: RenderConfig | None = None, device="cpu",
+                 indices: Sequence[int] | None = None) -> RenderBatch:
+    """Render samples ``indices`` (default ``0..n-1``) of stream ``seed`` at ``size`` px."""
+    cfg = config if config is not None else RenderConfig()
+    cfg.validate()
+    indices = list(range(n)) if indices is None else [int(i) for i in indices]
+    if len(indices) != n or n < 1 or size < 8:
+        raise ConfigError(f"render_batch(n={n}, size={size}, indices of length {len(indices)}): need n >= 1, size >= 8, "
+                          "and len(indices) == n")
+    dev = torch.device(device)
+    ss = cfg.supersample
+    res = size * ss
+    geos = [scene.sample_geometry(seed, i, cfg) for i in indices]
+    lps = [lighting.sample_lights(seed, i, cfg, geo) for i, geo in zip(indices, geos)]
+    cams = [camera.sample_camera(seed, i, cfg) for i in indices]
+    tex = [scene.textures(seed, i, cfg, geo) for i, geo in zip(indices, geos)]
+    label_tex = torch.stack([t[0] for t in tex]).to(dev)
+    back_tex = torch.stack([t[1] for t in tex]).to(dev)
+
+    # --- geometry: primary rays against the product and the backdrop ---
+    tanf = torch.tensor([g_["fov_deg"] for g_ in geos], device=dev).deg2rad().mul(0.5).tan()
+    d = g.camera_rays(tanf, res)
+    o = torch.zeros(n, 1, 3, device=dev)
+    kinds = [geo["product"] for geo in geos]
+    prods = products.Products(kinds, [{**geo["shape"], "centre": geo["centre"], "scale": geo["scale"]} for geo in geos], dev)
+    t_p, n_p, uv, mat = prods.hit(o, d)
+    back_rot = torch.stack([g.rotation(*geo["backdrop"]["rot"]) for geo in geos]).to(dev)  # (B,3,3)
+    back_c = torch.tensor([[0.0, 0.0, geo["backdrop"]["z"]] for geo in geos], device=dev)[:, None]
+    back_n = -back_rot[:, None, :, 2]
+    t_b = g.plane(o, d, back_c, back_n)
+    is_prod = t_p < t_b
+    t = torch.where(is_prod, t_p, t_b)
+    p = d * t[..., None]
+    normal = torch.where(is_prod[..., None], n_p, back_n.expand_as(n_p))
+
+    # --- albedo (sRGB texture values -> linear) ---
+    lab = F.grid_sample(label_tex, (uv * 2 - 1)[:, None], mode="bilinear", padding_mode="border", align_corners=False)
+    half = torch.tensor([geo["backdrop"]["half"] for geo in geos], device=dev).view(-1, 1)
+    q = p - back_c
+    bxy = torch.stack([g.dot(q, back_rot[:, None, :, 0]), g.dot(q, back_rot[:, None, :, 1])], -1) / half[..., None]
+    bg = F.grid_sample(back_tex, bxy[:, None], mode="bilinear", padding_mode="reflection", align_corners=False)
+    lab, bg = lab[:, :, 0].transpose(1, 2), bg[:, :, 0].transpose(1, 2)  # (B,P,3)
+    body = torch.tensor([geo["body_srgb"] for geo in geos], device=dev)[:, None].expand_as(lab)
+    cap = torch.tensor([geo["cap_srgb"] for geo in geos], device=dev)[:, None].expand_as(lab)
+    albedo = torch.where((mat == products.LABEL)[..., None], lab, torch.where((mat == products.BODY)[..., None], body, cap))
+    albedo = torch.where(is_prod[..., None], albedo, bg)
+    albedo_lin = lighting.srgb_to_linear(albedo)
+    mask = (is_prod & (mat == products.LABEL)).float()
+
+    # --- materials and lighting ---
+    mats = torch.tensor([_material(k, lp["specular"]) for k, lp in zip(kinds, lps)], device=dev)  # (B,3,2)
+    per_ray = torch.gather(mats, 1, mat[..., None].expand(-1, -1, 2))
+    ks = torch.where(is_prod, per_ray[..., 0], torch.full_like(t, 0.02))
+    shin = torch.where(is_prod, per_ray[..., 1], torch.full_like(t, 8.0))
+    light = lighting.shade(p, normal, d, ks, shin, lps, geos, prods, cfg.shadow_samples)
+
+    # --- box filter to pixels ---
+    A = _pool(albedo_lin, res, ss)
+    radiance = _pool(albedo_lin * light["diffuse"], res, ss)
+    irr = _pool(light["diffuse"], res, ss)
+    spec = _pool(light["specular"], res, ss)
+    nrm = _pool(normal, res, ss)
+    nrm = nrm / nrm.norm(dim=1, keepdim=True).clamp_min(1e-8)
+    msk = (_pool(mask[..., None], res, ss) > 0).float()
+    direct = _pool(light["direct"][..., None], res, ss)
+    free = _pool(light["direct_unshadowed"][..., None], res, ss)
+    depth = _pool(t[..., None], res, ss)
+
+    # --- camera: exposure, white balance gains, blur, noise, sRGB, JPEG ---
+    luma = torch.tensor(LUMA, device=dev).view(1, 3, 1, 1)
+    ev = torch.tensor([c["exposure_ev"] for c in cams], device=dev).view(-1, 1, 1, 1)
+    gain = 0.18 * 2 ** ev / (radiance * luma).sum(1, keepdim=True).mean((2, 3), keepdim=True).clamp_min(1e-6)
+    grey = irr.mean((2, 3), keepdim=True)  # grey-world estimate of the light colour
+    grey = grey / (grey * luma).sum(1, keepdim=True).clamp_min(1e-6)
+    wb_amount = torch.tensor([c["white_balance"] for c in cams], device=dev).view(-1, 1, 1, 1)
+    wb = grey.clamp_min(1e-3) ** (-wb_amount) * torch.tensor([c["wb_error"] for c in cams], device=dev).view(-1, 3, 1, 1)
+    wb = wb / (wb * luma).sum(1, keepdim=True)
+    shading = irr * gain * wb
+    specular = spec * gain * wb
+    raw = (radiance + spec) * gain
+    raw = camera.gaussian_blur(raw, torch.tensor([c["blur_sigma"] for c in cams], device=dev))
+    raw = camera.sensor_noise(raw, cams, [scene_seed(seed, i) for i in indices])
+    image = camera.linear_to_srgb(raw * wb)
+    image = camera.jpeg(image, [c["jpeg_quality"] for c in cams], cfg.jpeg_backend).clamp(0, 1)
+    albedo_out = camera.linear_to_srgb(A)
+
+    stats = difficulty.measure(msk, specular, shading, irr, direct, free)
+    params = []
+    for j, i in enumerate(indices):
+        params.append({"seed": int(seed), "index": i, "product": kinds[j], "size": size,
+                       "difficulty": difficulty.tags(stats[j]), "stats": stats[j], "label": tex[j][2],
+                       "geometry": geos[j], "lighting": lps[j], "camera": cams[j]})
+    return RenderBatch(image=image.float().contiguous(), albedo=albedo_out.contiguous(), mask=msk.contiguous(),
+                       shading=shading.contiguous(), normals=nrm.contiguous(), specular=specular.contiguous(),
+                       depth=depth.contiguous(), params=params)
+
+
+def scene_seed(seed: int, index: int) -> int:
+    from gan_lab.synth.rng import stream_seed
+
+    return stream_seed(seed, index, "noise")
