@@ -33,8 +33,9 @@ REFERENCE_METRICS = ["classifier_test_accuracy", "gan_train_real_reference", "au
 # Bookkeeping in each record, not metrics (KID's *_std is over KID subsets, not seeds: left out; n_* are counts).
 BOOKKEEPING = {"step", "kind", "n_fake", "n_real", "eval_seed", "eval_seconds", "per_class_accuracy"}
 BOOKKEEPING_SUFFIXES = ("_std", "_classes", "_pairs")
-# Config keys (or key prefixes) that never make two runs different configurations.
-IGNORED_KEYS = ("seed", "run_name", "ckpt_path", "paths", "logger", "hydra", "optimized_metric",
+# Config keys (or key prefixes) that never make two runs different configurations: the seed, where things
+# live (dataset.root resolves from paths.data_dir, which differs between machines), logging and resuming.
+IGNORED_KEYS = ("seed", "run_name", "ckpt_path", "paths", "dataset.root", "logger", "hydra", "optimized_metric",
                 "trainer.enable_progress_bar", "trainer.log_every_n_steps")
 LABEL_FALLBACK_KEYS = ("model.name", "loss.name", "dataset.name")
 

@@ -246,8 +246,8 @@ def runs_section(cmp: Comparison) -> str:
 def render(cmp: Comparison, sources: Sequence[str] = (), title: str = "gan_lab run comparison") -> str:
     n_runs, n_cfg = len(cmp.runs), len(cmp.configs)
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    sub = (f"{n_runs} run{'s' * (n_runs != 1)} in {n_cfg} configuration{'s' * (n_cfg != 1)} · from "
-           f"{escape(', '.join(map(str, sources)))} · generated {when}")
+    origin = f" · from {escape(', '.join(map(str, sources)))}" if sources else ""
+    sub = f"{n_runs} run{'s' * (n_runs != 1)} in {n_cfg} configuration{'s' * (n_cfg != 1)}{origin} · generated {when}"
     if cmp.differing:
         differ = "Configurations differ in " + " ".join(f'<span class="chip">{escape(k)}</span>' for k in cmp.differing)
     else:
