@@ -117,6 +117,7 @@ def _text(draw, rng: Stream, text: str, cx, cy, max_w, size, fill, stroke=None):
             break
         size *= max_w / max(r - l, 1) * 0.95
         font = _font(getattr(font, "path", None), max(6, int(size)))
+    l, t, r, b = draw.textbbox((0, 0), text, font=font, stroke_width=2 if stroke else 0)
     half, width = (r - l) / 2, draw.im.size[0]
     cx = min(max(cx, half + 2), width - half - 2) if 2 * half + 4 < width else width / 2
     draw.text((cx - (r + l) / 2, cy - (b + t) / 2), text, font=font, fill=fill,

@@ -34,12 +34,13 @@ class RenderConfig:
     shininess: tuple = (15.0, 150.0)    # Blinn-Phong exponent (log-uniform)
     light_size: tuple = (0.01, 0.12)    # angular radius (rad) of lights: penumbra width
     shadow_prob: float = 0.5            # share of samples with an occluder casting a shadow
-    shadow_samples: int = 4             # jittered rays per light for the product's cast shadow
+    shadow_samples: int = 4             # light directions per pixel for the product's cast shadow (spread
+                                        # over the supersample rays: 4 at supersample=2 costs 1 ray each)
     # --- camera ---
     exposure_ev: tuple = (-0.7, 0.5)    # EV around auto-exposure (mean diffuse luminance 0.18)
     white_balance: tuple = (0.0, 0.6)   # share of the light colour the camera corrects (0 = none)
     wb_error: float = 0.05              # std of random per-channel white-balance gain error
-    noise: tuple = (0.002, 0.02)        # read-noise std (linear); shot noise scales with it
+    noise: tuple = (0.002, 0.012)       # read-noise std (linear); shot noise scales with it
     blur_sigma: tuple = (0.0, 0.7)      # Gaussian lens blur, output pixels
     jpeg_prob: float = 0.8
     jpeg_quality: tuple = (55, 95)

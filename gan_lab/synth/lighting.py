@@ -177,27 +177,29 @@ def occluder_visibility(occ: dict, centre, light: dict, p: Tensor, l: Tensor) ->
     return torch.where(s > 0, vis, torch.ones_like(vis))
 
 
-def _jitter(k: int, radius: Tensor, l: Tensor, phase: float) -> list[Tensor]:
-    """``k`` directions spread over cones of angular ``radius`` (B,1,1) around ``l`` (B,P,3) (spiral points)."""
-    if k == 1:
-        return [l]
+def _jitter(j: Tensor, k: int, radius: Tensor, l: Tensor) -> Tensor:
+    """Ray ``j`` (P,) of ``k`` stratified directions over cones of angular ``radius`` (B,1) around ``l`` (B,P,3).
+
+    The k directions are a sunflower spiral on the light's disc: equal-area rings, golden-angle turns.
+    """
     ref = torch.where((l[..., 1:2].abs() < 0.9), torch.tensor([0.0, 1.0, 0.0], device=l.device),
                       torch.tensor([1.0, 0.0, 0.0], device=l.device))
     e1 = g.normalize(torch.cross(l, ref.expand_as(l), dim=-1))
     e2 = torch.cross(l, e1, dim=-1)
-    out = []
-    for j in range(k):
-        rad = torch.tan(radius) * math.sqrt((j + 0.5) / k)
-        ang = phase + j * 2.399963  # golden angle
-        out.append(g.normalize(l + rad * (math.cos(ang) * e1 + math.sin(ang) * e2)))
-    return out
+    jf = j.to(l.dtype)
+    rad = (torch.tan(radius) * torch.sqrt((jf + 0.5) / k))[..., None]
+    ang = (jf * 2.399963)[None, :, None]
+    return g.normalize(l + rad * (torch.cos(ang) * e1 + torch.sin(ang) * e2))
 
 
 def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_params: list[dict], geos: list[dict],
-          products, shadow_samples: int) -> dict[str, Tensor]:
-    """Per-pixel diffuse irradiance, specular radiance and direct-light luminance with/without shadows.
+          products, shadow_samples: int, subpixel: Tensor, n_sub: int) -> dict[str, Tensor]:
+    """Per-ray diffuse irradiance, specular radiance and direct-light luminance with/without shadows.
 
     p, n, d: (B,P,3) hit points, normals, view rays; ks, shin: (B,P) material; returns (B,P,3)/(B,P) maps.
+    Soft shadows are stratified over the ``n_sub`` rays of a pixel (``subpixel`` (P,) = a ray's slot in
+    its pixel): each ray traces ceil(shadow_samples / n_sub) shadow rays per light, and the pixel's rays
+    together cover ``max(shadow_samples, n_sub)`` directions of the light's disc.
     """
     B, P, _ = p.shape
     dev = p.device
@@ -225,10 +227,13 @@ def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_param
         att = torch.where(is_point, (ref_dist / dist.clamp_min(1e-3)) ** 2, torch.ones_like(dist))
         radiance = torch.tensor([[c * lt["intensity"] for c in lt["colour"]] for lt in lights], device=dev)[:, None]
         vis = torch.zeros_like(dist)
-        for lj in _jitter(shadow_samples, torch.tensor([lt["size"] for lt in lights], device=dev)[:, None, None], l, 0.0):
+        passes = -(-shadow_samples // n_sub)
+        size = torch.tensor([lt["size"] for lt in lights], device=dev)[:, None]
+        for m in range(passes):
+            lj = _jitter(subpixel + m * n_sub, passes * n_sub, size, l)
             t = products.occlusion(oi, lj, idx)
             vis = vis + ((t == g.INF) | (is_point & (t >= dist))).float()
-        vis = vis / shadow_samples
+        vis = vis / passes
         if k == 0:  # the occluder shadows the key light
             for j, i in enumerate(have):
                 occ = light_params[i]["occluder"]

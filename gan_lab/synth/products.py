@@ -51,9 +51,9 @@ def sample(kind: str, rng: Stream) -> dict:
                 "rot": [math.radians(rng.uniform(-45, 45)), math.radians(rng.uniform(-25, 25)), math.radians(rng.uniform(-15, 15))]}
     if kind == "pouch":
         w, h = rng.uniform(0.55, 0.85), rng.uniform(0.8, 1.0)
-        waves = [[rng.uniform(0, 2 * math.pi), rng.uniform(4, 14), rng.uniform(0, 2 * math.pi), rng.uniform(0.004, 0.015)]
+        waves = [[rng.uniform(0, 2 * math.pi), rng.uniform(3, 10), rng.uniform(0, 2 * math.pi), rng.uniform(0.002, 0.008)]
                  for _ in range(rng.randint(2, 5))]
-        return {"half": [w / 2, h / 2], "height": h, "label_aspect": w / h, "bulge": rng.uniform(0.05, 0.14),
+        return {"half": [w / 2, h / 2], "height": h, "label_aspect": w / h, "bulge": rng.uniform(0.04, 0.1),
                 "waves": waves, "rot": [math.radians(rng.uniform(-35, 35)), math.radians(rng.uniform(-20, 20)),
                                         math.radians(rng.uniform(-12, 12))]}
     raise ValueError(kind)
@@ -77,7 +77,9 @@ def stack(kind: str, params: list[dict], device) -> dict[str, Tensor]:
         P["rot"] = torch.stack([g.rotation(*p["rot"]) for p in params]).to(device)[:, None]
         if kind == "pouch":
             P["bulge"] = t("bulge")[..., None] * P["s"]
-            P["waves"] = torch.tensor([p["waves"] for p in params], dtype=torch.float32, device=device)
+            k = max(len(p["waves"]) for p in params)  # pad with zero-amplitude waves
+            P["waves"] = torch.tensor([p["waves"] + [[0.0, 1.0, 0.0, 0.0]] * (k - len(p["waves"])) for p in params],
+                                      dtype=torch.float32, device=device)
     return P
 
 
@@ -143,7 +145,7 @@ def hit(kind: str, o: Tensor, d: Tensor, P: dict[str, Tensor], shadow_only: bool
         mat = torch.where(face == 4, LABEL, BODY)
         return t, n, uv, mat
     if kind == "pouch":
-        t, n, xy = g.sheet(o, d, c, P["rot"], P["half"], _pouch_height(P))
+        t, n, xy = g.sheet(o, d, c, P["rot"], P["half"], _pouch_height(P), iters=3 if shadow_only else 6)
         if shadow_only:
             return t
         uv = xy / P["half"][..., :2] * 0.5 + 0.5
@@ -151,11 +153,58 @@ def hit(kind: str, o: Tensor, d: Tensor, P: dict[str, Tensor], shadow_only: bool
     raise ValueError(kind)
 
 
+def bounds(kind: str, P: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    """A bounding sphere (centre (B,1,3), radius (B,1)) of each product, for culling rays."""
+    c = P["c"]
+    if kind in ("bottle", "can"):
+        hh, r = P["half_height"], P["radius"]
+        extra = P["shoulder"] + P["neck_len"] + 0.06 * P["s"] if kind == "bottle" else torch.zeros_like(hh)
+        centre = c + P["a"] * (extra / 2)
+        radius = torch.sqrt(r ** 2 + (hh + extra / 2) ** 2)
+    elif kind == "box":
+        centre, radius = c, P["half"].norm(dim=-1, keepdim=True)
+    else:
+        centre = c
+        radius = P["half"].norm(dim=-1, keepdim=True) + P["bulge"] + 0.03 * P["s"]
+    return centre, radius[..., 0] * 1.01 + 1e-4
+
+
+def _sphere_candidates(o: Tensor, d: Tensor, centre: Tensor, radius: Tensor) -> Tensor:
+    """Rays (unit d) that meet the bounding sphere ahead of their origin."""
+    w = o - centre
+    b = g.dot(w, d)
+    c = g.dot(w, w) - radius ** 2
+    disc = b * b - c
+    return (disc >= 0) & ((c < 0) | (b < 0))
+
+
+def hit_culled(kind: str, o: Tensor, d: Tensor, P: dict[str, Tensor], shadow_only: bool = False):
+    """``hit`` evaluated only on the rays that meet the product's bounding sphere (same results).
+
+    The candidate rays are gathered into a flat list, each with its sample's params, and evaluated as
+    (K, 1) "samples" of one ray each; misses keep t = inf.
+    """
+    B, Pn = d.shape[:2]
+    o = o.expand_as(d)
+    centre, radius = bounds(kind, P)
+    rows, cols = _sphere_candidates(o, d, centre, radius).nonzero(as_tuple=True)
+    t = torch.full((B, Pn), g.INF, device=d.device)
+    out = hit(kind, o[rows, cols][:, None], d[rows, cols][:, None], {k: v[rows] for k, v in P.items()}, shadow_only)
+    if shadow_only:
+        t[rows, cols] = out[:, 0]
+        return t
+    n = torch.zeros(B, Pn, 3, device=d.device)
+    uv = torch.zeros(B, Pn, 2, device=d.device)
+    mat = torch.zeros(B, Pn, dtype=torch.long, device=d.device)
+    t[rows, cols], n[rows, cols], uv[rows, cols], mat[rows, cols] = (x[:, 0] for x in out)
+    return t, n, uv, mat
+
+
 class Products:
     """The products of a batch, grouped by kind so each kind is evaluated batched.
 
     ``hit`` gives the camera-visible surface; ``occlusion`` the nearest hit distance for shadow rays,
-    each sample's rays tested against its own product only.
+    each sample's rays tested against its own product only. Both cull rays by bounding spheres.
     """
 
     def __init__(self, kinds: list[str], params: list[dict], device):
@@ -172,8 +221,7 @@ class Products:
         uv = torch.zeros(B, Pn, 2, device=d.device)
         mat = torch.zeros(B, Pn, dtype=torch.long, device=d.device)
         for kind, idx, P in self.groups:
-            ti, ni, uvi, mi = hit(kind, o.expand_as(d)[idx], d[idx], P)
-            t[idx], n[idx], uv[idx], mat[idx] = ti, ni, uvi, mi
+            t[idx], n[idx], uv[idx], mat[idx] = hit_culled(kind, o.expand_as(d)[idx], d[idx], P)
         return t, n, uv, mat
 
     def occlusion(self, o: Tensor, d: Tensor, samples: Tensor) -> Tensor:
@@ -185,5 +233,5 @@ class Products:
             rows = (pos[samples] >= 0).nonzero()[:, 0]
             if len(rows):
                 sub = {k: v[pos[samples[rows]]] for k, v in P.items()}
-                t[rows] = hit(kind, o[rows], d[rows], sub, shadow_only=True)
+                t[rows] = hit_culled(kind, o[rows], d[rows], sub, shadow_only=True)
         return t

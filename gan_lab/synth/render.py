@@ -124,7 +124,9 @@ def render_batch(n: int, seed: int, size: int = 64, config: RenderConfig | None 
     per_ray = torch.gather(mats, 1, mat[..., None].expand(-1, -1, 2))
     ks = torch.where(is_prod, per_ray[..., 0], torch.full_like(t, 0.02))
     shin = torch.where(is_prod, per_ray[..., 1], torch.full_like(t, 8.0))
-    light = lighting.shade(p, normal, d, ks, shin, lps, geos, prods, cfg.shadow_samples)
+    rr = torch.arange(res, device=dev) % ss
+    subpixel = (rr[:, None] * ss + rr[None, :]).reshape(-1)  # each ray's slot within its pixel
+    light = lighting.shade(p, normal, d, ks, shin, lps, geos, prods, cfg.shadow_samples, subpixel, ss * ss)
 
     # --- box filter to pixels ---
     A = _pool(albedo_lin, res, ss)

@@ -1,0 +1,196 @@
+"""The label renderer (gan_lab.synth): determinism, ranges, albedo vs lighting, geometry, tags, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gan_lab.registry import ConfigError
+from gan_lab.synth import RenderConfig, render_batch, render_sample
+from gan_lab.synth import geometry as g
+from gan_lab.synth import lighting, products
+from gan_lab.synth.command import main as synth_main
+
+FIELDS = ("image", "albedo", "mask", "shading", "normals", "specular", "depth")
+CLEAN = dict(noise=(0.0, 0.0), blur_sigma=(0.0, 0.0), jpeg_prob=0.0)  # no camera degradations
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small tensors: one thread is faster and steadier on a shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def batch4():
+    return render_batch(4, seed=3, size=32)
+
+
+def test_same_seed_same_bytes_and_sample_independent_of_batch(batch4):
+    again = render_batch(4, seed=3, size=32)
+    for f in FIELDS:
+        assert torch.equal(getattr(batch4, f), getattr(again, f)), f
+    assert json.dumps(batch4.params) == json.dumps(again.params)
+    alone = render_sample(3, 2, size=32)
+    for f in FIELDS:
+        assert torch.equal(getattr(alone, f)[0], getattr(batch4, f)[2]), f
+    assert alone.params[0] == batch4.params[2]
+    other = render_batch(2, seed=4, size=32)
+    assert not torch.equal(other.image, batch4.image[:2])
+
+
+def test_shapes_dtypes_ranges(batch4):
+    b = batch4
+    for f in ("image", "albedo", "shading", "normals", "specular"):
+        assert getattr(b, f).shape == (4, 3, 32, 32) and getattr(b, f).dtype == torch.float32, f
+    assert b.mask.shape == b.depth.shape == (4, 1, 32, 32)
+    assert 0 <= b.image.min() and b.image.max() <= 1 and 0 <= b.albedo.min() and b.albedo.max() <= 1
+    assert set(b.mask.unique().tolist()) <= {0.0, 1.0} and b.mask.sum() > 0
+    assert b.shading.min() >= 0 and b.specular.min() >= 0
+    assert torch.allclose(b.normals.norm(dim=1), torch.ones(4, 32, 32), atol=1e-4)
+    json.dumps(b.params)  # JSON-serialisable
+    for p in b.params:
+        assert set(p["difficulty"]) <= {"specular", "shadow", "coloured_light"}
+        assert p["product"] in ("bottle", "can", "box", "pouch") and p["seed"] == 3
+
+
+def test_albedo_independent_of_lighting():
+    dim = RenderConfig(n_lights=(1, 1), specular_strength=(0.0, 0.0), shadow_prob=0.0, coloured_light_prob=0.0)
+    harsh = RenderConfig(n_lights=(3, 3), specular_strength=(1.5, 1.5), shadow_prob=1.0, coloured_light_prob=1.0)
+    a, b = render_batch(3, 7, 32, dim), render_batch(3, 7, 32, harsh)
+    assert torch.equal(a.albedo, b.albedo) and torch.equal(a.mask, b.mask) and torch.equal(a.normals, b.normals)
+    assert (a.image - b.image).abs().mean() > 0.02
+
+
+def test_albedo_is_the_label_inside_the_mask_and_unchanged_outside(tmp_path):
+    for name, colour in (("red", (200, 30, 40)), ("blue", (20, 60, 220))):
+        (tmp_path / name).mkdir()
+        Image.new("RGB", (64, 32), colour).save(tmp_path / name / "label.png")
+    kw = dict(supersample=1, artwork_prob=1.0, products={"can": 1, "box": 1})
+    red = render_batch(3, 1, 32, RenderConfig(artwork_dir=str(tmp_path / "red"), **kw))
+    blue = render_batch(3, 1, 32, RenderConfig(artwork_dir=str(tmp_path / "blue"), **kw))
+    m = red.mask.bool().expand(-1, 3, -1, -1)
+    assert m.any() and torch.equal(red.mask, blue.mask)
+    assert torch.equal(red.albedo[~m], blue.albedo[~m])  # outside the label: nothing changed
+    want = torch.tensor([200, 30, 40]).view(1, 3, 1, 1).expand_as(red.albedo)[m] / 255
+    assert (red.albedo[m] - want).abs().max() < 2e-3  # inside: the artwork's colour, unlit
+
+
+def test_image_is_albedo_times_shading_plus_specular_without_camera_effects():
+    b = render_batch(3, 5, 32, RenderConfig(supersample=1, **CLEAN))
+    lin = lighting.srgb_to_linear(b.image)
+    model = lighting.srgb_to_linear(b.albedo) * b.shading + b.specular
+    ok = model < 0.98  # not clipped
+    assert ok.float().mean() > 0.5
+    assert (lin[ok] - model[ok]).abs().max() < 1e-3
+
+
+def test_difficulty_tags_follow_the_parameters():
+    base = dict(products={"can": 1.0}, **CLEAN)
+    shiny = render_batch(4, 0, 32, RenderConfig(specular_strength=(3.0, 3.0), shininess=(30.0, 30.0), **base))
+    matte = render_batch(4, 0, 32, RenderConfig(specular_strength=(0.0, 0.0), **base))
+    assert sum("specular" in p["difficulty"] for p in shiny.params) >= 3
+    assert not any("specular" in p["difficulty"] for p in matte.params)
+    shaded = render_batch(4, 0, 32, RenderConfig(shadow_prob=1.0, ambient=(0.05, 0.05), light_size=(0.01, 0.01), **base))
+    open_ = render_batch(4, 0, 32, RenderConfig(shadow_prob=0.0, **base))  # a can is convex: no cast shadow on it
+    assert any("shadow" in p["difficulty"] for p in shaded.params)
+    assert not any("shadow" in p["difficulty"] for p in open_.params)
+    colour = render_batch(4, 0, 32, RenderConfig(coloured_light_prob=1.0, light_saturation=(0.8, 0.8),
+                                                 white_balance=(0.0, 0.0), **base))
+    white = render_batch(4, 0, 32, RenderConfig(coloured_light_prob=0.0, colour_temperature=(6500.0, 6500.0),
+                                                white_balance=(0.0, 0.0), wb_error=0.0, **base))
+    assert all("coloured_light" in p["difficulty"] for p in colour.params)
+    assert not any("coloured_light" in p["difficulty"] for p in white.params)
+
+
+def test_ray_primitive_intersections_by_hand():
+    o = torch.zeros(1, 1, 3)
+    d = torch.tensor([[[0.0, 0.0, 1.0], [0.6, 0.0, 0.8]]])
+    one = lambda *v: torch.tensor(v, dtype=torch.float32).view(1, 1, -1)  # noqa: E731
+    t, n, side = g.capped_cylinder(o, d, one(0, 0, 5), one(0, -1, 0), one(1.0), one(2.0))
+    assert t[0, 0] == pytest.approx(4.0) and torch.allclose(n[0, 0], torch.tensor([0.0, 0.0, -1.0])) and side[0, 0]
+    # second ray: |(0.6t, 0.8t - 5)| = 1 in the xz plane -> t^2 - 8t + 24 = 0 has no root: a miss
+    assert t[0, 1] == math.inf
+    t, n, local, face = g.box(o, d, one(0, 0, 5), torch.eye(3).view(1, 1, 3, 3), one(1.0, 1.0, 1.0))
+    assert t[0, 0] == pytest.approx(4.0) and face[0, 0] == 4 and torch.allclose(n[0, 0], torch.tensor([0.0, 0.0, -1.0]))
+    assert t[0, 1] == math.inf  # x = 0.6 * 4.x > 1 at the front face plane, and the ray leaves the slab
+
+
+def test_bounding_sphere_culling_changes_nothing():
+    from gan_lab.synth.scene import sample_geometry
+
+    cfg = RenderConfig()
+    geos = [sample_geometry(0, i, cfg) for i in range(12)]
+    for kind in ("bottle", "can", "box", "pouch"):
+        ps = [{**x["shape"], "centre": x["centre"], "scale": x["scale"]} for x in geos if x["product"] == kind]
+        if not ps:
+            continue
+        P = products.stack(kind, ps, "cpu")
+        d = g.camera_rays(torch.full((len(ps),), math.tan(math.radians(20))), 24)
+        o = torch.zeros(len(ps), 1, 3).expand_as(d)
+        full, culled = products.hit(kind, o, d, P), products.hit_culled(kind, o, d, P)
+        hit = torch.isfinite(full[0])
+        assert hit.any() and torch.equal(hit, torch.isfinite(culled[0])), kind
+        for a, b in zip(full, culled):
+            assert torch.equal(a[hit], b[hit]), kind
+
+
+def test_sh_irradiance_matches_a_numerical_cosine_integral():
+    gen = torch.Generator().manual_seed(0)
+    coeffs = torch.randn(1, 9, 3, generator=gen) * 0.3
+    coeffs[0, 0] += 2.0  # keep radiance positive so the clamp does not act
+    n = g.normalize(torch.randn(1, 5, 3, generator=gen))
+    # integrate L(w) max(n.w, 0) over the sphere on a fine (theta, phi) grid
+    th = (torch.arange(400) + 0.5) / 400 * math.pi
+    ph = (torch.arange(800) + 0.5) / 800 * 2 * math.pi
+    T, Ph = torch.meshgrid(th, ph, indexing="ij")
+    w = torch.stack([T.sin() * Ph.cos(), T.sin() * Ph.sin(), T.cos()], -1).reshape(-1, 3).double()
+    dA = (T.sin() * (math.pi / 400) * (2 * math.pi / 800)).reshape(-1).double()
+    L = lighting.sh_basis(w) @ coeffs[0].double()  # (M, 3)
+    want = torch.stack([((w @ nk.double()).clamp_min(0) * dA)[:, None].mul(L).sum(0) for nk in n[0]])
+    got = lighting.sh_irradiance(n, coeffs)[0].double()
+    assert torch.allclose(got, want, rtol=2e-3, atol=2e-3)
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match="n_lights"):
+        RenderConfig(n_lights=(0, 5))
+    with pytest.raises(ConfigError, match="products"):
+        RenderConfig(products={"sphere": 1.0})
+    with pytest.raises(ConfigError, match="unknown render config"):
+        RenderConfig.from_dict({"shadow_probability": 0.5})
+
+
+def test_albedo_synth_cli_writes_pairs_and_manifest_and_refuses_overwrite(tmp_path, capsys):
+    out = tmp_path / "renders"
+    synth_main([f"out={out}", "n=3", "size=16", "batch=2", "seed=5"])
+    for sub in ("input", "albedo", "mask"):
+        names = sorted(p.name for p in (out / sub).iterdir())
+        assert names == ["000000.png", "000001.png", "000002.png"], sub
+    assert Image.open(out / "input" / "000001.png").size == (16, 16)
+    assert Image.open(out / "mask" / "000001.png").mode == "L"
+    lines = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [x["index"] for x in lines] == [0, 1, 2]
+    assert lines[2]["input"] == "input/000002.png" and lines[2]["seed"] == 5
+    assert lines[2]["difficulty"] == lines[2]["params"]["difficulty"] and "lighting" in lines[2]["params"]
+    # the files hold the render: sample 2 alone gives the same photo
+    ref = render_sample(5, 2, size=16)
+    arr = np.asarray(Image.open(out / "input" / "000002.png"), np.float32) / 255
+    assert np.abs(arr - ref.image[0].permute(1, 2, 0).numpy()).max() <= 0.5 / 255 + 1e-6
+    with pytest.raises(ConfigError, match="not empty"):
+        synth_main([f"out={out}", "n=1", "size=16"])
+    synth_main([f"out={out}", "n=1", "size=16", "overwrite=true"])
+    assert [p.name for p in (out / "albedo").iterdir()] == ["000000.png"]
+    assert len((out / "manifest.jsonl").read_text().splitlines()) == 1
+    with pytest.raises(ConfigError, match="n='abc'"):
+        synth_main([f"out={tmp_path / 'x'}", "n=abc"])
+    with pytest.raises(ConfigError, match="missing"):
+        synth_main(["n=3"])
