@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> None:
         print(usage())
         return
     cmd, rest = argv[0], argv[1:]
+    if cmd not in COMMANDS and any(a.startswith("hydra.job.name=train_ddp_process_") for a in argv):
+        # Lightning's DDP launcher re-runs `python -m gan_lab.cli` + the Hydra overrides for ranks > 0,
+        # without the sub-command: that is a `train` child process.
+        cmd, rest = "train", argv
     if cmd not in COMMANDS:
         print(f"gan-lab: unknown command {cmd!r}\n\n{usage()}", file=sys.stderr)
         raise SystemExit(2)

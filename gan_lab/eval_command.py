@@ -47,8 +47,9 @@ def run(cfg) -> dict:
     paths = {**train_cfg["paths"], **OmegaConf.to_container(cfg.paths)}
     dataset_cfg = {**train_cfg["dataset"], **OmegaConf.to_container(cfg.dataset)}
     eval_cfg = dict(train_cfg["eval"])
-    if cfg.split:
-        eval_cfg["split"] = cfg.split
+    for key in ("split", "inception_weights", "inception_resize"):
+        if cfg.get(key):
+            eval_cfg[key] = cfg[key]
     dm = build_datamodule(dataset_cfg)
     dm.prepare_data()
     dm.setup("test")
@@ -64,7 +65,9 @@ def run(cfg) -> dict:
     out = Path(cfg.output) if cfg.output else (
         ckpt_path.parent.parent / "eval" / f"{ckpt_path.stem}-n{cfg.n_samples}-s{cfg.seed}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    from gan_lab.callbacks.evaluation import strict_json
+
+    out.write_text(json.dumps(strict_json(result), indent=2, allow_nan=False))
     print(f"wrote {out}")
     for k, v in result.items():
         if isinstance(v, float):

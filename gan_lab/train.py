@@ -130,7 +130,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
 def main(argv: list[str] | None = None) -> None:
     """``gan-lab train ARGS``: Hydra parses ``ARGS`` (overrides, ``-m``, ``--cfg job``) from ``sys.argv``."""
     if argv is not None:
-        sys.argv = ["gan-lab-train", *argv]
+        # argv[0] must be this file: Lightning's DDP launcher re-runs `python sys.argv[0] ...` for ranks > 0
+        sys.argv = [__file__, *argv]
     hydra_main()
 
 

@@ -23,10 +23,22 @@ def is_lower_better(name: str) -> bool:
     return name.split("/")[-1].startswith(LOWER_IS_BETTER)
 
 
+def strict_json(value):
+    """``value`` with every non-finite float replaced by None: metrics.jsonl stays strict JSON (no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
 def append_jsonl(path: Path, record: dict) -> None:
+    """Append one evaluation as a line of strict JSON (NaN/inf written as null)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
-        f.write(json.dumps(record, sort_keys=False) + "\n")
+        f.write(json.dumps(strict_json(record), sort_keys=False, allow_nan=False) + "\n")
 
 
 def scalars(result: dict) -> dict[str, float]:

@@ -16,6 +16,7 @@ from gan_lab.losses import gradient_penalty
 from gan_lab.modules.base import ConditionalGANModule, step_uncounted
 from gan_lab.modules.registry import register_module
 from gan_lab.nets import StarGANDiscriminator, StarGANGenerator
+from gan_lab.registry import ConfigError
 
 
 @register_module("translation")
@@ -26,6 +27,11 @@ class TranslationGAN(ConditionalGANModule):
         super().__init__(*args, **kwargs)
         g, d = self.model_cfg["generator"], self.model_cfg["discriminator"]
         self.lambda_rec = float(self.loss_cfg.get("lambda_rec", 10.0))
+        n_down = int(g.get("n_down", 2))
+        if self.image_size % 2 ** n_down:
+            raise ConfigError(
+                f"dataset.image_size={self.image_size} does not fit model.generator.n_down={n_down}: the image size "
+                f"must be a multiple of 2**n_down={2 ** n_down}")
         self.G = StarGANGenerator(self.channels, self.num_classes, **g)
         self.D = StarGANDiscriminator(self.image_size, self.channels, **d)
         self.head = self._build_head(int(d.get("embed_dim", 128)))
