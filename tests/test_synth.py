@@ -45,6 +45,14 @@ def test_same_seed_same_bytes_and_sample_independent_of_batch(batch4):
     assert alone.params[0] == batch4.params[2]
     other = render_batch(2, seed=4, size=32)
     assert not torch.equal(other.image, batch4.image[:2])
+    odd = render_batch(3, seed=3, size=30, indices=[3, 1, 2])  # another composition, an odd size
+    assert torch.equal(odd.image[1], render_sample(3, 1, size=30).image[0])
+
+
+def test_batched_pass_matches_sample_by_sample(batch4):
+    fast = render_batch(4, seed=3, size=32, config=RenderConfig(batched=True))
+    for f in FIELDS:
+        assert torch.allclose(getattr(fast, f), getattr(batch4, f), atol=1e-4), f
 
 
 def test_shapes_dtypes_ranges(batch4):

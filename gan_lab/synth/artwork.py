@@ -116,7 +116,8 @@ def _text(draw, rng: Stream, text: str, cx, cy, max_w, size, fill, stroke=None):
         if r - l <= max_w or size < 8:
             break
         size *= max_w / max(r - l, 1) * 0.95
-        font = _font(getattr(font, "path", None), max(6, int(size)))
+        path = getattr(font, "path", None)
+        font = _font(path if isinstance(path, str) else None, max(6, int(size)))  # None: PIL's built-in font
     l, t, r, b = draw.textbbox((0, 0), text, font=font, stroke_width=2 if stroke else 0)
     half, width = (r - l) / 2, draw.im.size[0]
     cx = min(max(cx, half + 2), width - half - 2) if 2 * half + 4 < width else width / 2

@@ -28,23 +28,28 @@ class RenderConfig:
     point_light_prob: float = 0.4       # per light: point light (else directional)
     coloured_light_prob: float = 0.35   # per light: saturated hue (else a colour temperature)
     light_saturation: tuple = (0.3, 0.8)  # chroma of a coloured light (0 = white)
-    colour_temperature: tuple = (2700.0, 8000.0)  # kelvin, for the non-coloured lights
+    colour_temperature: tuple = (3000.0, 8000.0)  # kelvin, for the non-coloured lights
     ambient: tuple = (0.1, 0.5)         # SH environment irradiance relative to the key light
     specular_strength: tuple = (0.0, 0.6)  # Blinn-Phong k_s of the label (cans x1.5, glossy)
     shininess: tuple = (15.0, 150.0)    # Blinn-Phong exponent (log-uniform)
     light_size: tuple = (0.01, 0.12)    # angular radius (rad) of lights: penumbra width
-    shadow_prob: float = 0.5            # share of samples with an occluder casting a shadow
+    shadow_prob: float = 0.4            # share of samples with an occluder casting a shadow
     shadow_samples: int = 4             # light directions per pixel for the product's cast shadow (spread
                                         # over the supersample rays: 4 at supersample=2 costs 1 ray each)
     # --- camera ---
     exposure_ev: tuple = (-0.7, 0.5)    # EV around auto-exposure (mean diffuse luminance 0.18)
-    white_balance: tuple = (0.0, 0.6)   # share of the light colour the camera corrects (0 = none)
+    white_balance: tuple = (0.4, 1.0)   # share of the mean light colour the camera corrects (0 = none)
     wb_error: float = 0.05              # std of random per-channel white-balance gain error
     noise: tuple = (0.002, 0.012)       # read-noise std (linear); shot noise scales with it
     blur_sigma: tuple = (0.0, 0.7)      # Gaussian lens blur, output pixels
     jpeg_prob: float = 0.8
     jpeg_quality: tuple = (55, 95)
     jpeg_backend: str = "kornia"        # "kornia" (differentiable codec, batched) | "pil" (real libjpeg)
+    # --- execution ---
+    batched: bool = False               # True: one tensor pass for the whole batch (faster on GPUs). The
+    # vectorised kernels of torch round a few transcendental ops differently depending on where an element
+    # falls in a SIMD lane, so batched results depend on the batch at the 1e-7 level; False renders sample by
+    # sample and sample i is then bit-identical alone, in any batch, on any worker.
 
     def __post_init__(self):
         self.validate()

@@ -1,11 +1,14 @@
 """Difficulty tags of a rendered sample, measured on the rendered maps inside the label mask.
 
-- ``specular``: at least ``SPECULAR_AREA`` (2 %) of the label's pixels carry a highlight of linear
-  luminance >= ``SPECULAR_LEVEL`` (0.15, after exposure: about a third of the mid-grey scale added).
-- ``shadow``: at least ``SHADOW_AREA`` (5 %) of the label's pixels lose >= ``SHADOW_LOSS`` (30 %) of
+- ``specular``: at least ``SPECULAR_AREA`` (3 %) of the label's pixels carry a highlight of linear
+  luminance >= ``SPECULAR_LEVEL`` (0.3 after exposure, where mid-grey is 0.18: a highlight that adds
+  more than the whole diffuse signal of an average pixel).
+- ``shadow``: at least ``SHADOW_AREA`` (10 %) of the label's pixels lose >= ``SHADOW_LOSS`` (30 %) of
   the light they would receive without shadows (cast by the product or the occluder).
 - ``coloured_light``: the mean shading over the label, as the photo shows it (after white balance), has
-  chroma (max - min) / max >= ``CHROMA`` (0.2) over its RGB channels.
+  chroma (max - min) / max >= ``CHROMA`` (0.25) over its RGB channels.
+The thresholds were chosen so that each tag marks a third to a half of the default renders (64 renders,
+seeds 100-103 at 48 px: specular 48 %, shadow 42 %, coloured_light 31 %, no tag 16 %).
 A sample with no label pixels gets no tags. The measured values are kept in ``params["stats"]``.
 """
 
@@ -14,9 +17,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-SPECULAR_LEVEL, SPECULAR_AREA = 0.15, 0.02
-SHADOW_LOSS, SHADOW_AREA = 0.30, 0.05
-CHROMA = 0.20
+SPECULAR_LEVEL, SPECULAR_AREA = 0.3, 0.03
+SHADOW_LOSS, SHADOW_AREA = 0.30, 0.10
+CHROMA = 0.25
 LUMA = torch.tensor([0.2126, 0.7152, 0.0722])
 
 

@@ -65,6 +65,12 @@ def _pool(x: Tensor, res: int, ss: int) -> Tensor:
     return F.avg_pool2d(img, ss) if ss > 1 else img
 
 
+def _mean_hw(x: Tensor) -> Tensor:
+    """Per-sample spatial mean (B,C,1,1), one sample at a time: a batched reduction may sum in another
+    order depending on the batch size, which would break "sample i is the same in any batch"."""
+    return torch.stack([x[i].reshape(x.shape[1], -1).mean(1) for i in range(x.shape[0])]).view(*x.shape[:2], 1, 1)
+
+
 def render_sample(seed: int, index: int, size: int = 64, config: RenderConfig | None = None, device="cpu") -> RenderBatch:
     """Sample ``index`` of stream ``seed`` alone (identical to row ``index`` of a batch render)."""
     return render_batch(1, seed, size, config, device, indices=[index])
@@ -79,7 +85,19 @@ def render_batch(n: int, seed: int, size: int = 64, config: RenderConfig | None 
     if len(indices) != n or n < 1 or size < 8:
         raise ConfigError(f"render_batch(n={n}, size={size}, indices of length {len(indices)}): need n >= 1, size >= 8, "
                           "and len(indices) == n")
-    dev = torch.device(device)
+    if not cfg.batched and n > 1:  # one sample per pass: bit-identical whatever the batch (see RenderConfig)
+        parts = [_render(cfg, seed, [i], size, torch.device(device)) for i in indices]
+        return RenderBatch(**{f: torch.cat([getattr(b, f) for b in parts]) for f in FIELDS},
+                           params=[p for b in parts for p in b.params])
+    return _render(cfg, seed, indices, size, torch.device(device))
+
+
+FIELDS = ("image", "albedo", "mask", "shading", "normals", "specular", "depth")
+
+
+def _render(cfg: RenderConfig, seed: int, indices: list[int], size: int, dev: torch.device) -> RenderBatch:
+    """Render ``indices`` in one batched pass."""
+    n = len(indices)
     ss = cfg.supersample
     res = size * ss
     geos = [scene.sample_geometry(seed, i, cfg) for i in indices]
@@ -142,13 +160,19 @@ def render_batch(n: int, seed: int, size: int = 64, config: RenderConfig | None 
 
     # --- camera: exposure, white balance gains, blur, noise, sRGB, JPEG ---
     luma = torch.tensor(LUMA, device=dev).view(1, 3, 1, 1)
-    ev = torch.tensor([c["exposure_ev"] for c in cams], device=dev).view(-1, 1, 1, 1)
-    gain = 0.18 * 2 ** ev / (radiance * luma).sum(1, keepdim=True).mean((2, 3), keepdim=True).clamp_min(1e-6)
-    grey = irr.mean((2, 3), keepdim=True)  # grey-world estimate of the light colour
-    grey = grey / (grey * luma).sum(1, keepdim=True).clamp_min(1e-6)
-    wb_amount = torch.tensor([c["white_balance"] for c in cams], device=dev).view(-1, 1, 1, 1)
-    wb = grey.clamp_min(1e-3) ** (-wb_amount) * torch.tensor([c["wb_error"] for c in cams], device=dev).view(-1, 3, 1, 1)
-    wb = wb / (wb * luma).sum(1, keepdim=True)
+    # per-sample exposure gain and white-balance gains: a few scalars each, computed in Python so that no
+    # vectorised kernel (whose rounding can depend on the batch size) touches them
+    mean_lum = _mean_hw((radiance * luma).sum(1, keepdim=True)).view(-1).tolist()
+    greys = _mean_hw(irr).view(-1, 3).tolist()  # grey-world estimate of each sample's light colour
+    gains, wbs = [], []
+    for c, m, grey in zip(cams, mean_lum, greys):
+        gains.append(0.18 * 2.0 ** c["exposure_ev"] / max(m, 1e-6))
+        lum = max(sum(w * x for w, x in zip(LUMA, grey)), 1e-6)
+        wb = [max(x / lum, 1e-3) ** -c["white_balance"] * e for x, e in zip(grey, c["wb_error"])]
+        wl = sum(w * x for w, x in zip(LUMA, wb))
+        wbs.append([x / wl for x in wb])
+    gain = torch.tensor(gains, device=dev).view(-1, 1, 1, 1)
+    wb = torch.tensor(wbs, device=dev).view(-1, 3, 1, 1)
     shading = irr * gain * wb
     specular = spec * gain * wb
     raw = (radiance + spec) * gain
