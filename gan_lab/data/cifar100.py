@@ -93,7 +93,8 @@ class CIFAR100DataModule(ImageDataModule):
                                        detail=detail)
         key = f"{self.label}_labels".encode()
         meta = read_pickle(root / "meta", (b"fine_label_names", b"coarse_label_names"))
-        self.class_names = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[f"{self.label}_label_names".encode()]]
+        names = meta[f"{self.label}_label_names".encode()]
+        self.class_names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
         parts = {}
         for split in ("train", "test"):
             d = read_pickle(root / split, (b"data", b"fine_labels", b"coarse_labels"))

@@ -24,7 +24,9 @@ from gan_lab.registry import ConfigError
 
 LAYOUT = f"""  <root>/<class name>/<image>      e.g. <root>/cat/0001.png, <root>/dog/x.jpg   (one folder per class)
 or, already split:
-  <root>/train/<class name>/<image>, <root>/val/<class name>/<image> (optional), <root>/test/<class name>/<image> (optional)
+  <root>/train/<class name>/<image>
+  <root>/val/<class name>/<image>    (optional: else carved from train)
+  <root>/test/<class name>/<image>   (optional: else carved from train)
 Image files: {', '.join(IMAGE_EXTENSIONS)} (case-insensitive); sub-folders inside a class folder are searched too."""
 SOURCE = "your own images (any class-per-folder tree, e.g. an ImageNet-style export)"
 
