@@ -1,4 +1,8 @@
-"""``gan-lab albedo-synth out=DIR n=N [size=128] [seed=0] [batch=16] [artwork=DIR] [overwrite=false] [device=cpu]``.
+"""``gan-lab albedo-synth out=DIR n=N [size=128] [seed=0] [batch=16] [artwork=DIR] [overwrite=false] [device=cpu] [threads=1]``.
+
+``threads`` sets torch's intra-op threads (default 1: the renderer runs many small tensor ops, which
+multi-threading speeds up little and, on a busy machine, slows down up to 10x; run several commands
+with different ``seed`` or use more threads on an idle one).
 
 Renders samples 0..N-1 of stream ``seed`` and writes the paired-folder layout the albedo datamodule
 reads::
@@ -89,6 +93,8 @@ def run(out: str, n: int, size: int = 128, seed: int = 0, batch: int = 16, artwo
 
 def main(argv: list[str]) -> None:
     args = parse_kv(argv, required=("out", "n"), usage=USAGE,
-                    optional={"size": 128, "seed": 0, "batch": 16, "artwork": None, "overwrite": "false", "device": "cpu"})
+                    optional={"size": 128, "seed": 0, "batch": 16, "artwork": None, "overwrite": "false", "device": "cpu",
+                              "threads": 1})
+    torch.set_num_threads(_int(args, "threads", 1))
     run(out=args["out"], n=_int(args, "n", 1), size=_int(args, "size", 8), seed=_int(args, "seed", 0),
         batch=_int(args, "batch", 1), artwork=args["artwork"], overwrite=_bool(args, "overwrite"), device=args["device"])
