@@ -71,6 +71,11 @@ class AlbedoTranslator(ConditionalGANModule):
         opt_d = torch.optim.Adam(self.D.parameters(), lr=o["d_lr"], betas=betas)
         return [opt_d, opt_g], [torch.optim.lr_scheduler.LambdaLR(opt_d, f), torch.optim.lr_scheduler.LambdaLR(opt_g, f)]
 
+    def _after_iteration(self) -> None:
+        schedulers = self.lr_schedulers()
+        for sch in schedulers if isinstance(schedulers, (list, tuple)) else [schedulers]:
+            sch.step()
+
     def _weights(self, mask: Tensor) -> Tensor:
         return mask + (1.0 - mask) * self.outside
 

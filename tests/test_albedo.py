@@ -1,0 +1,346 @@
+"""Albedo extraction: nets, data, a short fit, train() end to end, extract-albedo, baselines (all tiny, CPU)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from conftest import compose
+from gan_lab.registry import ConfigError
+
+TINY_ALBEDO = [
+    "experiment=albedo_synth", "dataset=albedo_folder", "dataset.image_size=32", "dataset.batch_size=4",
+    "dataset.val_fraction=0.2", "dataset.test_fraction=0.3",
+    "model.generator.width=8", "model.generator.depth=5", "model.discriminator.width=8",
+    "model.discriminator.n_layers=2", "trainer.max_steps=6", "trainer.log_every_n_steps=1",
+    "trainer.enable_progress_bar=false", "eval.every_n_steps=3", "eval.n_samples=4", "samples.every_n_steps=3",
+    "samples.n_inputs=3", "checkpoint.every_n_steps=3", "logger=none",
+]
+
+
+def make_pairs(root: Path, n: int = 16, size: int = 32, seed: int = 0) -> Path:
+    """A paired folder (input/albedo/mask + manifest) of two-colour labels under smooth coloured shading."""
+    rng = np.random.default_rng(seed)
+    for d in ("input", "albedo", "mask"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    lines = []
+    for i in range(n):
+        alb = np.zeros((size, size, 3)) + rng.uniform(0.2, 0.9, 3)
+        alb[: size // 2] = rng.uniform(0.2, 0.9, 3)
+        mask = np.zeros((size, size), bool)
+        mask[size // 8: -size // 8, size // 8: -size // 8] = True
+        img = alb * (0.4 + 0.6 * (xx if i % 2 else yy))[..., None] * rng.uniform(0.5, 1.0, 3)
+        tags = (["specular"] if i % 3 == 0 else []) + (["coloured_light"] if i % 4 == 1 else [])
+        name = f"{i:06d}.png"
+        Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).save(root / "input" / name)
+        Image.fromarray((alb * 255).round().astype(np.uint8)).save(root / "albedo" / name)
+        Image.fromarray(mask.astype(np.uint8) * 255).save(root / "mask" / name)
+        lines.append(json.dumps({"index": i, "input": f"input/{name}", "params": {"difficulty": tags}}))
+    (root / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """On the shared 2-core machine, 2 OpenMP threads under load ran these tiny convolutions ~100x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    return make_pairs(tmp_path_factory.mktemp("albedo") / "pairs")
+
+
+@pytest.fixture(scope="module")
+def trained(pairs, tmp_path_factory):
+    """One tiny pix2pix run through train() on the paired folder: (metrics, run_dir)."""
+    from gan_lab.train import train
+
+    out = tmp_path_factory.mktemp("albedo_run") / "run"
+    metrics, objs = train(compose([*TINY_ALBEDO, f"dataset.root={pairs}"], out, out.parent / "cache"))
+    assert objs["trainer"].global_step == 6
+    return metrics, out
+
+
+# ------------------------------------------------------------------------------------------------ nets
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance", "none"])
+def test_unet_shapes_and_patch_discriminator(norm):
+    from gan_lab.nets import PatchDiscriminator, UNetGenerator
+
+    g = UNetGenerator(3, 3, width=4, depth=4, norm=norm, dropout=0.5)
+    y = g(torch.randn(2, 3, 32, 48))
+    assert y.shape == (2, 3, 32, 48) and y.abs().max() <= 1
+    with pytest.raises(ValueError, match="divisible by 16"):
+        g(torch.randn(1, 3, 24, 32))
+    d = PatchDiscriminator(6, width=4, n_layers=3, norm=norm)
+    score, feats = d(torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64), features=True)
+    assert score.shape == (2, 1, 6, 6) == (2, 1, d.score_size(64), d.score_size(64)) and len(feats) == 4
+    with pytest.raises(ConfigError, match="model.generator.norm='group'"):
+        UNetGenerator(3, 3, 4, 3, norm="group")
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def test_folder_datamodule_items_tags_and_split(pairs):
+    from gan_lab.data import build_datamodule
+    from gan_lab.data.albedo import DIFFICULTY_TAGS
+
+    dm = build_datamodule({"name": "albedo_folder", "root": str(pairs), "image_size": 16, "val_fraction": 0.2,
+                           "test_fraction": 0.3, "batch_size": 4})
+    sizes = {s: len(dm.dataset(s)) for s in ("train", "val", "test")}
+    assert sizes == {"train": 8, "val": 3, "test": 5}
+    seen = set()
+    for s in sizes:
+        for i in range(sizes[s]):
+            it = dm.dataset(s)[i]
+            seen.add(int(it["index"]))
+            assert it["input"].shape == it["albedo"].shape == (3, 16, 16) and it["mask"].shape == (1, 16, 16)
+            assert it["input"].min() >= -1 and it["albedo"].max() <= 1 and set(it["mask"].unique().tolist()) <= {0.0, 1.0}
+            k = int(it["index"])
+            expect = [k % 3 == 0, False, k % 4 == 1]
+            assert it["difficulty"].tolist() == [float(e) for e in expect], (k, DIFFICULTY_TAGS)
+    assert seen == set(range(16))  # the splits partition the pairs
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["input"].shape == (4, 3, 16, 16) and batch["difficulty"].shape == (4, 3)
+
+
+def test_folder_errors_name_the_problem(tmp_path):
+    from gan_lab.data import build_datamodule
+    from gan_lab.data.errors import DatasetNotFoundError
+
+    dm = build_datamodule({"name": "albedo_folder", "root": str(tmp_path / "nope"), "image_size": 16})
+    with pytest.raises(DatasetNotFoundError, match="no input/ folder"):
+        dm.setup()
+    with pytest.raises(ConfigError, match="dataset.n_train"):
+        build_datamodule({"name": "albedo_folder", "root": str(tmp_path), "image_size": 16, "n_train": 3})
+
+
+def test_render_stream_partitions_the_index_space(monkeypatch):
+    """Each (worker, rank) renders its own chunks of sample indices; together they cover 0, 1, 2, ..."""
+    from gan_lab.data import albedo as A
+
+    calls = []
+
+    def fake_render(n, seed, size, render, start=0):
+        calls.append((seed, start))
+        return [A._item(torch.zeros(3, size, size), torch.zeros(3, size, size), torch.ones(1, size, size),
+                        start + i, []) for i in range(n)]
+
+    monkeypatch.setattr(A, "render_items", fake_render)
+    stream = A.RenderStream(split_seed=5, size=8, chunk_size=4, render=None)
+    got = {}
+    for wid in range(3):
+        monkeypatch.setattr(A.RenderStream, "shard", staticmethod(lambda w=wid: (w, 3)))
+        it = iter(stream)
+        got[wid] = [int(next(it)["index"]) for _ in range(8)]
+    assert got[0] == [0, 1, 2, 3, 12, 13, 14, 15] and got[1] == [4, 5, 6, 7, 16, 17, 18, 19]
+    assert sorted(sum(got.values(), [])) == list(range(24))
+    assert {s for s, _ in calls} == {5}
+    dm = A.AlbedoSynthDataModule(image_size=8, split_seed=5)
+    assert len({dm.holdout_seed("val"), dm.holdout_seed("test"), 5}) == 3 and dm.holdout_seed("test") >= 10**12
+
+
+def test_synth_datamodule_renders_fixed_holdout():
+    pytest.importorskip("gan_lab.synth.render")
+    from gan_lab.data.albedo import AlbedoSynthDataModule
+
+    a = AlbedoSynthDataModule(image_size=16, n_train=3, n_val=2, n_test=3, chunk_size=2)
+    b = AlbedoSynthDataModule(image_size=16, n_train=3, n_val=2, n_test=3, chunk_size=2)
+    ta, tb = a.dataset("test")[2], b.dataset("test")[2]
+    assert torch.equal(ta["input"], tb["input"]) and torch.equal(ta["albedo"], tb["albedo"])
+    assert len(a.dataset("train")) == 3 and ta["input"].shape == (3, 16, 16)
+    assert not torch.equal(a.dataset("train")[0]["albedo"], ta["albedo"])
+
+
+# ------------------------------------------------------------------------------------------------ module
+
+
+def _module(lambda_adv: float, **loss):
+    from gan_lab.modules.albedo import AlbedoTranslator
+
+    model = {"module": "albedo", "generator": {"width": 8, "depth": 4, "norm": "instance"},
+             "discriminator": {"width": 8, "n_layers": 2, "norm": "instance"},
+             "optim": {"g_lr": 2e-3, "d_lr": 2e-3, "betas": [0.5, 0.999], "n_critic": 1},
+             "ema": {"decay": 0.0}}
+    loss = {"name": "pix2pix", "adversarial": "vanilla", "lambda_adv": lambda_adv, "lambda_l1": 100.0, **loss}
+    return AlbedoTranslator(num_classes=0, channels=3, image_size=16, model=model, loss=loss)
+
+
+@pytest.mark.parametrize("lambda_adv,extra", [(1.0, {"lambda_ssim": 1.0, "lambda_fm": 1.0}), (0.0, {})])
+def test_short_fit_lowers_l1(pairs, lambda_adv, extra):
+    from gan_lab.data import build_datamodule
+    from gan_lab.data.albedo import stack_items
+
+    torch.manual_seed(0)
+    dm = build_datamodule({"name": "albedo_folder", "root": str(pairs), "image_size": 16})
+    batch = stack_items([dm.dataset("train")[i] for i in range(4)])
+    module = _module(lambda_adv, **extra)
+    assert (module.D is None) == (lambda_adv == 0)
+
+    def l1():
+        module.G.eval()
+        with torch.no_grad():
+            return (module.G(batch["input"]) - batch["albedo"]).abs().mean().item()
+
+    before = l1()
+    loader = DataLoader([batch] * 30, batch_size=None)
+    trainer = pl.Trainer(max_steps=30, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu")
+    trainer.fit(module, loader)
+    assert trainer.global_step == 30  # one iteration = one global step, with or without a discriminator
+    after = l1()
+    assert after < 0.6 * before, (before, after)
+
+
+def test_bad_loss_values_fail_naming_the_key():
+    with pytest.raises(ConfigError, match="loss.lambda_l1=-1"):
+        _module(1.0, lambda_l1=-1)
+    with pytest.raises(ConfigError, match="loss.adversarial='wgan'"):
+        _module(1.0, adversarial="wgan")
+
+
+def test_train_writes_run_directory_with_albedo_metrics(trained):
+    metrics, out = trained
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    grids = sorted((out / "samples").glob("step_*.png"))
+    assert [g.name for g in grids] == ["step_000003.png", "step_000006.png"]
+    # grid: 3 rows (input | prediction | target) x 3 columns of 32 px, pad 2, upscaled x2
+    assert Image.open(grids[-1]).size == ((3 * 34 + 2) * 2, (3 * 34 + 2) * 2)
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3, 6] and records[-1]["kind"] == "final"
+    final = records[-1]
+    for m in ("psnr", "ssim", "si_mse", "lmse", "delta_e2000"):
+        assert isinstance(final[m], float) and final[m] == pytest.approx(metrics[m])
+        assert f"specular/{m}" in final and f"plain/{m}" in final
+    assert final["n_eval"] == 5 and final["n_specular"] + final["n_plain"] <= 5
+    assert 0 < final["ssim"] <= 1 and final["si_mse"] >= 0
+
+
+def test_bad_metric_name_fails_before_training(pairs, tmp_path):
+    from gan_lab.train import train
+
+    with pytest.raises(ConfigError, match="eval.metrics='fid_clf'.*si_mse"):
+        train(compose([*TINY_ALBEDO, f"dataset.root={pairs}", "eval.metrics=[fid_clf]"], tmp_path / "r", tmp_path))
+
+
+# ------------------------------------------------------------------------------------------------ extract-albedo
+
+
+def test_extract_albedo_odd_sizes_and_modes(trained, tmp_path, capsys):
+    from gan_lab.cli import main as cli_main
+
+    ckpt = trained[1] / "checkpoints" / "last.ckpt"
+    src = tmp_path / "photos"
+    src.mkdir()
+    Image.new("L", (37, 53), 90).save(src / "gray.png")
+    Image.new("RGBA", (53, 37), (200, 40, 10, 120)).save(src / "rgba.png")
+    Image.new("RGB", (5, 3), (20, 200, 30)).save(src / "tiny.jpg")
+    Image.new("P", (70, 20)).save(src / "palette.png")
+    cli_main(["extract-albedo", f"ckpt_path={ckpt}", f"input={src}", f"output={tmp_path / 'out'}"])
+    for name, size in (("gray", (37, 53)), ("rgba", (53, 37)), ("tiny", (5, 3)), ("palette", (70, 20))):
+        img = Image.open(tmp_path / "out" / f"{name}.png")
+        assert img.size == size and img.mode == "RGB"
+    cli_main(["extract-albedo", f"ckpt_path={ckpt}", f"input={src / 'gray.png'}", f"output={tmp_path / 'n'}",
+              "scale=native"])
+    assert Image.open(tmp_path / "n" / "gray.png").size == (37, 53)
+
+    (src / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(SystemExit) as e:
+        cli_main(["extract-albedo", f"ckpt_path={ckpt}", f"input={src}", f"output={tmp_path / 'out2'}"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "broken.png" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        cli_main(["extract-albedo", f"ckpt_path={ckpt}", f"input={tmp_path / 'missing'}", "output=x"])
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_pad_to_multiple_round_trip():
+    from gan_lab.extract_albedo import pad_to_multiple
+
+    x = torch.randn(1, 3, 37, 53)
+    y, (h, w) = pad_to_multiple(x, 16)
+    assert y.shape[-2:] == (48, 64) and (h, w) == (37, 53) and torch.equal(y[..., :37, :53], x)
+    assert pad_to_multiple(torch.randn(1, 3, 3, 5), 32)[0].shape[-2:] == (32, 32)  # replicate when tiny
+
+
+# ------------------------------------------------------------------------------------------------ baselines
+
+
+def _label_under_light(size: int = 64):
+    """A flat two-colour label (sRGB) and its photo under smooth, coloured shading (multiplied in linear light)."""
+    from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
+
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    alb = torch.empty(1, 3, size, size)
+    alb[:, :, :, : size // 2] = torch.tensor([0.8, 0.3, 0.2]).view(1, 3, 1, 1)
+    alb[:, :, :, size // 2:] = torch.tensor([0.2, 0.5, 0.8]).view(1, 3, 1, 1)
+    shading = (0.3 + 0.7 * (0.5 * xx + 0.5 * yy))[None, None] * torch.tensor([1.0, 0.7, 0.4]).view(1, 3, 1, 1)
+    return alb, linear_rgb_to_rgb(rgb_to_linear_rgb(alb) * shading)
+
+
+def test_poisson_reintegration_is_exact():
+    from gan_lab.albedo_baselines import poisson_neumann
+
+    r = torch.randn(2, 3, 9, 13, dtype=torch.float64)
+    r = r - r.mean((2, 3), keepdim=True)
+    rec = poisson_neumann(r[..., :, 1:] - r[..., :, :-1], r[..., 1:, :] - r[..., :-1, :])
+    assert torch.allclose(rec, r, atol=1e-10)
+
+
+def test_gradient_retinex_removes_smooth_coloured_shading():
+    from gan_lab.albedo_baselines import retinex_gradient
+    from gan_lab.metrics.albedo import delta_e2000, si_mse
+
+    alb, photo = _label_under_light()
+    pred = (retinex_gradient(photo * 2 - 1) + 1) / 2
+    assert pred.shape == photo.shape and pred.min() >= 0 and pred.max() <= 1
+    assert si_mse(pred, alb).item() < 0.2 * si_mse(photo, alb).item()
+    assert delta_e2000(pred, alb).item() < 0.5 * delta_e2000(photo, alb).item()
+
+
+def test_multiscale_retinex_discounts_the_light_colour():
+    """MSR divides by the local surround per channel: a global light colour changes its output by one scale."""
+    from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
+
+    from gan_lab.albedo_baselines import retinex
+    from gan_lab.metrics.albedo import si_mse
+
+    _, photo = _label_under_light()
+    tinted = linear_rgb_to_rgb(rgb_to_linear_rgb(photo) * torch.tensor([0.5, 1.0, 0.8]).view(1, 3, 1, 1))
+    a, b = (retinex(photo * 2 - 1) + 1) / 2, (retinex(tinted * 2 - 1) + 1) / 2
+    ratio = lambda u, v: u.mean((0, 2, 3)) / v.mean((0, 2, 3))  # noqa: E731  per-channel brightness ratio
+    assert ratio(tinted, photo).std() > 0.1  # the tint changes the channels differently ...
+    assert ratio(b, a).std() < 0.01  # ... MSR's output changes by one common factor
+    assert si_mse(b, a).item() < 1e-4
+
+
+def test_evaluate_predictions_groups_and_table(pairs):
+    from gan_lab.albedo_baselines import format_tables
+    from gan_lab.albedo_eval import evaluate_predictions, held_out
+    from gan_lab.data import build_datamodule
+
+    dm = build_datamodule({"name": "albedo_folder", "root": str(pairs), "image_size": 32, "val_fraction": 0.2,
+                           "test_fraction": 0.3})
+    data = held_out(dm, "test")
+    perfect = evaluate_predictions(data["albedo"], data)
+    assert perfect["si_mse"] < 1e-9 and perfect["psnr"] > 60 and perfect["delta_e2000"] < 0.05
+    r = evaluate_predictions(data["input"], data)
+    tags = data["difficulty"]
+    assert r["n_specular"] == int(tags[:, 0].sum()) and r["n_plain"] == int((tags.sum(1) == 0).sum())
+    assert r["si_mse"] > 1e-4
+    text = format_tables([("input", r), ("perfect", perfect)])
+    assert "| input |" in text and "| perfect | specular |" in text and "ΔE2000" in text
