@@ -59,6 +59,7 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     """Train one model as configured; returns (final metrics, objects: trainer, module, datamodule)."""
     from gan_lab.callbacks import PeriodicEvaluation, SampleGrids
     from gan_lab.callbacks.config_in_checkpoint import ConfigInCheckpoint
+    from gan_lab.callbacks.progress import StepProgressBar
     from gan_lab.data import build_datamodule
     from gan_lab.evaluation import Evaluator
     from gan_lab.modules import MODULES
@@ -95,7 +96,8 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
         every_n_train_steps=cfg.checkpoint.every_n_steps, auto_insert_metric_name=False,
     )
     trainer = pl.Trainer(
-        **_to_dict(cfg.trainer), callbacks=[samples_cb, eval_cb, ckpt_cb, ConfigInCheckpoint(_to_dict(cfg))],
+        **_to_dict(cfg.trainer), callbacks=[samples_cb, eval_cb, ckpt_cb, ConfigInCheckpoint(_to_dict(cfg))]
+        + ([StepProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []),
         logger=build_loggers(cfg, run_dir) or False, default_root_dir=str(run_dir),
     )
     if isinstance(evaluator, Evaluator) and trainer.is_global_zero:
