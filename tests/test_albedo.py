@@ -154,14 +154,21 @@ def test_render_stream_partitions_the_index_space(monkeypatch):
     assert len({dm.holdout_seed("val"), dm.holdout_seed("test"), 5}) == 3 and dm.holdout_seed("test") >= 10**12
 
 
-def test_synth_datamodule_renders_fixed_holdout():
+def test_synth_datamodule_renders_fixed_holdout(tmp_path):
     pytest.importorskip("gan_lab.synth.render")
     from gan_lab.data.albedo import AlbedoSynthDataModule
 
-    a = AlbedoSynthDataModule(image_size=16, n_train=3, n_val=2, n_test=3, chunk_size=2)
-    b = AlbedoSynthDataModule(image_size=16, n_train=3, n_val=2, n_test=3, chunk_size=2)
-    ta, tb = a.dataset("test")[2], b.dataset("test")[2]
-    assert torch.equal(ta["input"], tb["input"]) and torch.equal(ta["albedo"], tb["albedo"])
+    kw = dict(image_size=16, n_train=3, n_val=2, n_test=3, chunk_size=2)
+    a = AlbedoSynthDataModule(**kw)
+    b = AlbedoSynthDataModule(**kw, cache_dir=str(tmp_path))
+    c = AlbedoSynthDataModule(**kw, cache_dir=str(tmp_path))  # loads b's renders from the cache
+    b.setup()
+    assert len(list(tmp_path.glob("albedo_synth-*.pt"))) == 3  # val, test, train pool
+    ta, tb, tc = a.dataset("test")[2], b.dataset("test")[2], c.dataset("test")[2]
+    for k in ("input", "albedo", "mask", "difficulty", "index"):
+        assert torch.equal(ta[k], tb[k]) and torch.equal(ta[k], tc[k])
+    v = (ta["input"] + 1) * 127.5
+    assert (v - v.round()).abs().max() < 1e-3  # 8-bit values, like a PNG
     assert len(a.dataset("train")) == 3 and ta["input"].shape == (3, 16, 16)
     assert not torch.equal(a.dataset("train")[0]["albedo"], ta["albedo"])
 

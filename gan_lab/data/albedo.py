@@ -12,6 +12,8 @@ Items are dicts of tensors (the default collate batches them):
   the chunks ``c ≡ w (mod W)``: distinct samples, no coordination. Held-out val/test renders are
   samples ``0..n-1`` of the seeds ``10¹² + 2·split_seed`` and ``10¹² + 2·split_seed + 1``: a seed range
   training never uses, the same renders for every run with the same ``split_seed``/``image_size``/``render``.
+  With ``cache_dir`` set, fixed renders (held-out sets, the training pool) are stored there as uint8 and
+  reused by later runs (keyed by seed, indices, size, render config and a hash of the renderer's source).
 * ``albedo_folder``: a paired folder ``root/{input,albedo}/NAME.png``, optional ``root/mask/NAME.png``
   (else the whole image counts) and optional ``root/manifest.jsonl`` (difficulty tags), as written by
   ``gan-lab albedo-synth`` (or real photo/albedo pairs). Split by ``split_seed`` into val/test/train
@@ -80,6 +82,58 @@ def render_items(n: int, seed: int, size: int, render: Mapping | None, start: in
     return out
 
 
+def renderer_fingerprint() -> str:
+    """A hash of the renderer's source: cached renders are reused only while the renderer is unchanged."""
+    import hashlib
+
+    import gan_lab.synth as synth
+
+    h = hashlib.blake2b(digest_size=8)
+    for f in sorted(Path(synth.__file__).parent.glob("*.py")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def cached_render_items(n: int, seed: int, size: int, render: Mapping | None, start: int = 0,
+                        cache_dir: str | None = None, chunk_size: int = 16) -> list[dict]:
+    """``render_items`` in chunks, stored as uint8 in ``cache_dir`` (when set) keyed by every input and the renderer."""
+    def render_all() -> list[dict]:
+        out = []
+        for s in range(start, start + n, chunk_size):
+            out += render_items(min(chunk_size, start + n - s), seed, size, render, start=s)
+        return out
+
+    import hashlib
+
+    path = None
+    if cache_dir:
+        key = json.dumps({"n": n, "seed": seed, "size": size, "render": dict(render or {}), "start": start,
+                          "renderer": renderer_fingerprint()}, sort_keys=True, default=str)
+        path = Path(cache_dir) / f"albedo_synth-{hashlib.blake2b(key.encode(), digest_size=10).hexdigest()}.pt"
+        if path.is_file():
+            return unpack_items(torch.load(path, weights_only=True))
+    packed = pack_items(render_all())
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(packed, tmp)
+        tmp.replace(path)
+    return unpack_items(packed)  # 8-bit whether cached or not: the same numbers on every run
+
+
+def pack_items(items: list[dict]) -> dict:
+    """Items -> uint8 images (what a PNG holds), bool masks, indices, tags."""
+    b = stack_items(items)
+    q = lambda x: ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)  # noqa: E731
+    return {"input": q(b["input"]), "albedo": q(b["albedo"]), "mask": b["mask"] > 0.5, "index": b["index"],
+            "difficulty": b["difficulty"]}
+
+
+def unpack_items(d: dict) -> list[dict]:
+    return [_item(d["input"][i].float() / 127.5 - 1, d["albedo"][i].float() / 127.5 - 1, d["mask"][i].float(),
+                  int(d["index"][i]), tags_of(d["difficulty"][i])) for i in range(len(d["index"]))]
+
+
 class ListDataset(Dataset):
     def __init__(self, items: list[dict]):
         self.items = items
@@ -111,8 +165,8 @@ class RenderStream(IterableDataset):
         wid, n = self.shard()
         chunk = wid
         while True:
-            yield from render_items(self.chunk_size, self.split_seed, self.size, self.render,
-                                    start=chunk * self.chunk_size)
+            yield from unpack_items(pack_items(render_items(self.chunk_size, self.split_seed, self.size, self.render,
+                                                            start=chunk * self.chunk_size)))
             chunk += n
 
 
@@ -123,7 +177,8 @@ class AlbedoSynthDataModule(ImageDataModule):
     name = "albedo_synth"
 
     def __init__(self, root: str = "", image_size: int = 64, n_train: int | None = None, n_val: int = 32,
-                 n_test: int = 256, chunk_size: int = 16, render: Mapping | None = None, **kw):
+                 n_test: int = 256, chunk_size: int = 16, render: Mapping | None = None, cache_dir: str | None = None,
+                 **kw):
         super().__init__(root=root, image_size=image_size, **kw)
         self.channels, self.num_classes, self.class_names = 3, 0, []
         for key, v in (("n_val", n_val), ("n_test", n_test), ("chunk_size", chunk_size)):
@@ -134,24 +189,22 @@ class AlbedoSynthDataModule(ImageDataModule):
         self.n_train = None if n_train is None else int(n_train)
         self.n_val, self.n_test, self.chunk_size = int(n_val), int(n_test), int(chunk_size)
         self.render = dict(render or {})
+        self.cache_dir = cache_dir or None
 
     def holdout_seed(self, split: str) -> int:
         return HOLDOUT_SEED_BASE + 2 * self.split_seed + (0 if split == "val" else 1)
 
     def _load(self) -> dict[str, Dataset]:
         size = self.image_size
-        splits: dict[str, Dataset] = {
-            s: ListDataset(render_items(n, self.holdout_seed(s), size, self.render))
-            for s, n in (("val", self.n_val), ("test", self.n_test))
-        }
+        def fixed(n: int, seed: int) -> ListDataset:
+            return ListDataset(cached_render_items(n, seed, size, self.render, 0, self.cache_dir, self.chunk_size))
+
+        splits: dict[str, Dataset] = {s: fixed(n, self.holdout_seed(s)) for s, n in (("val", self.n_val),
+                                                                                      ("test", self.n_test))}
         if self.n_train is None:
             splits["train"] = RenderStream(self.split_seed, size, self.chunk_size, self.render)
         else:
-            items = []
-            for start in range(0, self.n_train, self.chunk_size):
-                n = min(self.chunk_size, self.n_train - start)
-                items += render_items(n, self.split_seed, size, self.render, start=start)
-            splits["train"] = ListDataset(items)
+            splits["train"] = fixed(self.n_train, self.split_seed)
         return splits
 
     def train_dataloader(self):
