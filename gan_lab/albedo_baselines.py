@@ -15,8 +15,9 @@ Baselines (no training), all mapping photos (N, 3, H, W) in [-1, 1] to albedos i
   small log-gradients are shading, large ones albedo; the kept gradients are re-integrated (Poisson, DCT).
 
 The table evaluates the baselines and any trained albedo checkpoints on the same held-out renders
-(the data set of the first checkpoint, else ``dataset=albedo_synth`` at ``image_size``), overall and
-per difficulty tag, and writes Markdown (``output``) plus JSON beside it.
+(the data set of the first checkpoint, else ``dataset=albedo_synth`` at ``image_size`` with renders
+cached in ``cache_dir``), overall and per difficulty tag, and writes Markdown (``output``) plus JSON
+beside it. Arguments: ckpts, labels (comma-separated), image_size, n, split_seed, output, device, cache_dir.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def format_tables(rows: list[tuple[str, dict]], metrics=DEFAULT_METRICS) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _datamodule(ckpts: list[str], image_size: int, n: int, split_seed: int):
+def _datamodule(ckpts: list[str], image_size: int, n: int, split_seed: int, cache_dir: str):
     from gan_lab.data import build_datamodule
 
     cfg = None
@@ -141,7 +142,7 @@ def _datamodule(ckpts: list[str], image_size: int, n: int, split_seed: int):
                {k: cfg.get(k) for k in ("name", "image_size", "split_seed", "render", "root")}:
                 raise ConfigError(f"ckpts: {c} was trained on other data than {ckpts[0]}; compare runs on one data set")
     if cfg is None:
-        cfg = {"name": "albedo_synth", "image_size": image_size, "split_seed": split_seed}
+        cfg = {"name": "albedo_synth", "image_size": image_size, "split_seed": split_seed, "cache_dir": cache_dir}
     if cfg["name"] == "albedo_synth":
         cfg["n_test"] = n
         cfg["n_train"] = 1  # the table never trains; do not render a training pool
@@ -151,7 +152,8 @@ def _datamodule(ckpts: list[str], image_size: int, n: int, split_seed: int):
 
 
 def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256", split_seed: str = "0",
-        output: str = "albedo_table.md", device: str = "cpu") -> list[tuple[str, dict]]:
+        output: str = "albedo_table.md", device: str = "cpu",
+        cache_dir: str = "datasets/.cache/albedo_synth") -> list[tuple[str, dict]]:
     from gan_lab.modules.loading import load_module
 
     paths = [c for c in ckpts.split(",") if c]
@@ -161,7 +163,7 @@ def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256
     for c in paths:
         if not Path(c).is_file():
             raise ConfigError(f"ckpts: {c}: no such checkpoint file")
-    dm = _datamodule(paths, int(image_size), int(n), int(split_seed))
+    dm = _datamodule(paths, int(image_size), int(n), int(split_seed), cache_dir)
     data = held_out(dm, "test", int(n))
     rows = [(name, evaluate_predictions(predict_all(fn, data["input"]), data)) for name, fn in BASELINES.items()]
     for name, c in zip(names, paths):
@@ -184,6 +186,6 @@ def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256
 
 def main(argv: list[str]) -> None:
     opts = {"ckpts": "", "labels": "", "image_size": "64", "n": "256", "split_seed": "0",
-            "output": "albedo_table.md", "device": "cpu"}
+            "output": "albedo_table.md", "device": "cpu", "cache_dir": "datasets/.cache/albedo_synth"}
     run(**parse_kv(argv, required=(), optional=opts,
                    usage="gan-lab albedo-eval [ckpts=A.ckpt,B.ckpt] [labels=a,b] [n=256] [output=albedo_table.md]"))

@@ -15,6 +15,12 @@ SUMMARY_KEYS = [
     ("confidence_score", "average confidence score"),
     ("intra_fid_clf", "intra-class FID (eval-classifier features)"),
     ("classifier_test_accuracy", "eval classifier, real test accuracy"),
+    # albedo extraction (inside the label mask; gan_lab.metrics.albedo)
+    ("psnr", "albedo PSNR in the label mask (dB)"),
+    ("ssim", "albedo SSIM in the label mask"),
+    ("si_mse", "albedo scale-invariant MSE"),
+    ("lmse", "albedo LMSE (Grosse et al.)"),
+    ("delta_e2000", "albedo mean CIEDE2000 after the scale fit"),
 ]
 
 

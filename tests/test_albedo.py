@@ -351,3 +351,19 @@ def test_evaluate_predictions_groups_and_table(pairs):
     assert r["si_mse"] > 1e-4
     text = format_tables([("input", r), ("perfect", perfect)])
     assert "| input |" in text and "| perfect | specular |" in text and "ΔE2000" in text
+
+
+def test_albedo_eval_command_writes_table(trained, tmp_path, capsys):
+    from gan_lab.cli import main as cli_main
+
+    ckpt = trained[1] / "checkpoints" / "last.ckpt"
+    out = tmp_path / "table.md"
+    cli_main(["albedo-eval", f"ckpts={ckpt}", "labels=tiny-pix2pix", f"output={out}"])
+    text = out.read_text()
+    for name in ("input as albedo", "Retinex (multi-scale)", "Retinex (gradient)", "tiny-pix2pix"):
+        assert f"| {name} | 5 |" in text  # same 5 held-out pairs for every method
+    rows = json.loads(out.with_suffix(".json").read_text())["results"]
+    assert rows["tiny-pix2pix"]["psnr"] == pytest.approx(trained[0]["psnr"], abs=1e-6)  # = the run's final eval
+    with pytest.raises(SystemExit):
+        cli_main(["albedo-eval", f"ckpts={ckpt}", "labels=a,b"])
+    assert "labels= has 2 names for 1 ckpts" in capsys.readouterr().err
