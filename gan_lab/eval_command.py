@@ -1,9 +1,11 @@
 """``gan-lab eval ckpt_path=PATH [metrics=[...]] [n_samples=N] [seed=S] [output=FILE]``.
 
 Evaluates any checkpoint with any metric set and writes one JSON file holding every number, the
-feature backbone of each FID/KID, sample counts, seed and the checkpoint's step. The data set
-and evaluation-classifier settings are the training run's (stored in the checkpoint), so the
-numbers are comparable with the run's own ``metrics.jsonl``.
+feature backbone of each FID/KID (``<metric>_backbone``), the classifier behind each classifier
+metric (``<metric>_classifier``), sample counts (``n_samples`` asked, ``n_fake``/``n_real`` used),
+the seed and the checkpoint's step. The data set and evaluation-classifier settings are the training
+run's (stored in the checkpoint), so the numbers are comparable with the run's own ``metrics.jsonl``.
+Same checkpoint + same seed -> the same numbers (the generated set and every classifier are seeded).
 """
 
 from __future__ import annotations
@@ -31,16 +33,35 @@ def compose_eval(argv: Sequence[str]):
     return cfg
 
 
+def _sample_count(cfg, key: str) -> int:
+    value = cfg[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise ConfigError(f"{key}={value!r} is invalid; allowed: an integer >= 2")
+    return value
+
+
 def run(cfg) -> dict:
     """Evaluate ``cfg.ckpt_path``; returns the result dict (also written to the JSON file)."""
     import torch
 
+    from gan_lab.callbacks.evaluation import strict_json
     from gan_lab.data import build_datamodule
     from gan_lab.evaluation import Evaluator
+    from gan_lab.metrics.suite import check_metrics
     from gan_lab.modules.loading import load_module
+
+    metrics = list(cfg.metrics)
+    n_samples = _sample_count(cfg, "n_samples")
+    if not metrics:
+        raise ConfigError("metrics=[] is empty; give at least one, e.g. metrics=[fid_clf,gan_test]")
+    # Names and backbones first: a typo or a missing Inception fails before anything is loaded.
+    check_metrics(metrics, cfg.get("inception_weights"), cfg.get("inception_resize") or "legacy", key="metrics")
 
     ckpt_path = Path(cfg.ckpt_path)
     module = load_module(ckpt_path).to(cfg.device)
+    if not hasattr(module, "make_eval_set"):
+        raise ConfigError(f"ckpt_path={ckpt_path} holds a {type(module).__name__}, which makes no class-conditional "
+                          "samples; evaluate albedo translators with `gan-lab albedo-eval ckpts=...`")
     train_cfg = torch.load(ckpt_path, map_location="cpu", weights_only=False).get("gan_lab_config")
     if not train_cfg:
         raise ConfigError(f"ckpt_path={ckpt_path} holds no gan_lab_config (written by an older gan_lab?)")
@@ -50,28 +71,31 @@ def run(cfg) -> dict:
     for key in ("split", "inception_weights", "inception_resize"):
         if cfg.get(key):
             eval_cfg[key] = cfg[key]
+    # This evaluation's metric set replaces the run's (the Evaluator checks what it is asked to compute).
+    eval_cfg["metrics"], eval_cfg["final_metrics"] = metrics, []
     dm = build_datamodule(dataset_cfg)
     dm.prepare_data()
     dm.setup("test")
     evaluator = Evaluator(dm, eval_cfg, paths["cache_dir"], data_key=train_cfg["dataset"])
     t0 = time.time()
-    result = evaluator.run(module, list(cfg.metrics), int(cfg.n_samples), int(cfg.seed), progress=True)
+    result = evaluator.run(module, metrics, n_samples, int(cfg.seed), progress=True)
     result = {
-        "checkpoint": str(ckpt_path), "checkpoint_step": module.checkpoint_step, "metrics_requested": list(cfg.metrics),
-        "n_samples": int(cfg.n_samples), "seed": int(cfg.seed), "split": eval_cfg.get("split", "test"),
-        "dataset": dataset_cfg.get("name"), "head": train_cfg["loss"]["name"], **result,
+        "checkpoint": str(ckpt_path), "checkpoint_step": module.checkpoint_step, "metrics_requested": metrics,
+        "n_samples": n_samples, "seed": int(cfg.seed), "split": eval_cfg.get("split", "test"),
+        "dataset": dataset_cfg.get("name"), "model": train_cfg["model"]["name"], "head": train_cfg["loss"]["name"],
+        "eval_classifier": dict(eval_cfg["classifier"]), **result,
         "eval_seconds": round(time.time() - t0, 2),
     }
     out = Path(cfg.output) if cfg.output else (
-        ckpt_path.parent.parent / "eval" / f"{ckpt_path.stem}-n{cfg.n_samples}-s{cfg.seed}.json")
+        ckpt_path.parent.parent / "eval" / f"{ckpt_path.stem}-n{n_samples}-s{cfg.seed}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    from gan_lab.callbacks.evaluation import strict_json
-
     out.write_text(json.dumps(strict_json(result), indent=2, allow_nan=False))
     print(f"wrote {out}")
     for k, v in result.items():
         if isinstance(v, float):
             print(f"  {k:32s} {v:.4f}")
+        elif isinstance(v, str) and k.endswith(("_backbone", "_classifier")):
+            print(f"  {k:32s} {v}")
     return result
 
 

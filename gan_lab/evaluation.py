@@ -4,6 +4,11 @@ Builds (once, cached on disk) the reference evaluation classifier, holds the rea
 split as tensors, asks the module for a generated set, and runs named metrics from
 ``gan_lab.metrics.suite``. Used by the training callback and by ``gan-lab eval``.
 Generated images are quantised to 8 bits first, exactly as if they had been saved as PNGs.
+
+Constructing an ``Evaluator`` checks ``eval.metrics`` + ``eval.final_metrics`` (names, and that the
+Inception backbone can run when asked for), so a bad metric setting stops a run before training.
+In multi-process training only rank 0 calls ``run`` (see ``gan_lab.callbacks.evaluation``): the
+reference classifier and the GAN-train classifier are trained once, not once per rank.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from gan_lab.imaging import to_uint8
 from gan_lab.metrics.classifier import reference_classifier, train_classifier
-from gan_lab.metrics.suite import EvalContext, evaluate
+from gan_lab.metrics.suite import EvalContext, check_metrics, evaluate
 
 
 def stack_split(dataset, batch_size: int = 256) -> tuple[Tensor, Tensor]:
@@ -47,6 +53,8 @@ class Evaluator:
         self._real: dict[str, tuple[Tensor, Tensor]] = {}
         self._backbones: dict = {}  # kept across evaluations: real-set features are computed once
         self._feature_cache: dict = {}
+        check_metrics([*self.cfg.get("metrics", []), *self.cfg.get("final_metrics", [])],
+                      self.cfg.get("inception_weights"), self.cfg.get("inception_resize", "legacy"))
 
     def _train_kwargs(self) -> dict:
         c = self.clf_cfg
@@ -71,30 +79,42 @@ class Evaluator:
         return self._real[split]
 
     def run(self, module, metrics: Sequence[str], n_samples: int, seed: int, progress: bool = True) -> dict:
-        """Generate ``n_samples`` with the module's EMA generator and compute ``metrics``."""
+        """Generate ``n_samples`` with the module's EMA generator and compute ``metrics``.
+
+        ``progress``: one bar over the stages (generate, then each metric) that appears only when the
+        evaluation takes more than 2 s, and is cleared when it ends.
+        """
+        names = list(dict.fromkeys(metrics))
+        check_metrics(names, self.cfg.get("inception_weights"), self.cfg.get("inception_resize", "legacy"))
         model, test_acc = self.classifier()
         real_x, real_y = self.real(self.cfg.get("split", "test"))
-        was_training = module.training
-        module.eval()
-        fake = module.make_eval_set(real_x, real_y, n_samples, seed)
-        module.train(was_training)
-        kw = self._train_kwargs()
-        kw.pop("num_classes"), kw.pop("channels"), kw.pop("image_size")
-        ctx = EvalContext(
-            fake_images=quantize(fake["fake_images"]), fake_labels=fake["fake_labels"],
-            fake_sources=fake.get("fake_sources"), real_images=real_x, real_labels=real_y,
-            num_classes=self.dm.num_classes, classifier=model, classifier_test_accuracy=test_acc,
-            train_classifier_fn=partial(
-                train_classifier, num_classes=self.dm.num_classes, channels=self.dm.channels,
-                image_size=self.dm.image_size, **kw,
-            ),
-            real_train=self.dm.dataset("train"), real_test=self.dm.dataset("test"), seed=seed,
-            backbones=self._backbones, feature_cache=self._feature_cache,
-            inception_weights=self.cfg.get("inception_weights"), inception_resize=self.cfg.get("inception_resize", "legacy"),
-            progress=progress,
-        )
-        result = evaluate(list(metrics), ctx, progress=progress)
+        with tqdm(total=len(names) + 1, desc=f"evaluate ({n_samples} samples)", disable=not progress, leave=False,
+                  delay=2) as bar:
+            bar.set_postfix_str("generate", refresh=False)
+            was_training = module.training
+            module.eval()
+            try:
+                fake = module.make_eval_set(real_x, real_y, n_samples, seed)
+            finally:
+                module.train(was_training)
+            bar.update()
+            ctx = EvalContext(
+                fake_images=quantize(fake["fake_images"]), fake_labels=fake["fake_labels"],
+                fake_sources=fake.get("fake_sources"), real_images=real_x, real_labels=real_y,
+                num_classes=self.dm.num_classes, classifier=model, classifier_test_accuracy=test_acc,
+                train_classifier_fn=self.train_classifier_fn(),
+                real_train=self.dm.dataset("train"), real_test=self.dm.dataset("test"), seed=seed,
+                backbones=self._backbones, feature_cache=self._feature_cache,
+                inception_weights=self.cfg.get("inception_weights"),
+                inception_resize=self.cfg.get("inception_resize", "legacy"), progress=progress,
+            )
+            result = evaluate(names, ctx, progress=progress, bar=bar)
         result["classifier_test_accuracy"] = float(test_acc)
         result["n_fake"] = int(fake["fake_images"].size(0))
         result["eval_seed"] = seed
         return result
+
+    def train_classifier_fn(self):
+        """A fresh classifier of the reference's architecture and schedule (GAN-train, augmentation gain)."""
+        kw = self._train_kwargs()
+        return partial(train_classifier, **kw)

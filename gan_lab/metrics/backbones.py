@@ -9,12 +9,17 @@ maps images in [-1, 1], shape (N, C, H, W), to float64 features (N, D).
   optional extra (``pip install gan_lab[inception]``) and the weights: a local file
   (``eval.inception_weights=PATH``) or torchmetrics' download on a connected machine. Missing
   pieces raise ``BackboneUnavailableError`` naming what is missing; there is no silent fallback.
-  Resize: torchmetrics >= 1.8 antialiases when upsampling to 299 px, published FIDs do not;
-  ``legacy`` (default) reproduces the published TF-1.x bilinear resize, ``antialias`` the new one.
+  Resize to 299 px is pinned and recorded (``inception_resize`` next to every number):
+  ``legacy`` (default) is torch-fidelity's TF-1.x-compatible bilinear resize, the one published FIDs
+  were computed with; ``antialias`` is ``torch.nn.functional.interpolate(bilinear, antialias=True)``,
+  torchmetrics' default since 1.8. The two give different features (different sampling grids when
+  upsampling small images, plus a low-pass when downsampling large ones), hence different FIDs: never
+  compare numbers across the two. torchmetrics < 1.8 only has ``legacy``.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Callable
@@ -53,8 +58,9 @@ class FeatureExtractor:
         if images.dim() != 4:
             raise ValueError(f"{self.name}: expected images (N, C, H, W), got shape {tuple(images.shape)}")
         chunks = torch.split(images, self.batch_size)
+        # delay: the bar appears only when feature extraction takes more than a couple of seconds
         out = [self.extract(c).double().cpu() for c in tqdm(chunks, desc=f"features [{self.name}]",
-                                                            disable=not progress, leave=False)]
+                                                            disable=not progress, leave=False, delay=2)]
         return torch.cat(out) if out else torch.zeros(0, 0, dtype=torch.float64)
 
 
@@ -118,6 +124,34 @@ def _inception_class():
     return NoTrainInceptionV3
 
 
+def _supports_antialias(cls) -> bool:
+    """torchmetrics >= 1.8 has the ``antialias`` switch; older versions always resize the legacy way."""
+    try:
+        return "antialias" in inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _check_resize(resize: str, cls=None) -> None:
+    if resize not in INCEPTION_RESIZE:
+        raise ConfigError(f"eval.inception_resize={resize!r} is invalid; allowed: {', '.join(INCEPTION_RESIZE)}")
+    if cls is not None and resize == "antialias" and not _supports_antialias(cls):
+        raise ConfigError("eval.inception_resize=antialias needs torchmetrics >= 1.8 (this one only has the legacy "
+                          "resize); upgrade torchmetrics or use eval.inception_resize=legacy")
+
+
+def check_inception(weights: str | os.PathLike | None = None, resize: str = "legacy") -> None:
+    """Raise now (ConfigError / BackboneUnavailableError) if the Inception backbone cannot be built later.
+
+    Cheap: checks the resize value, the import and the weights file without loading the network, so a
+    run that asks for Inception FID fails before training, not at its first evaluation. With no weights
+    file configured or cached, torchmetrics will try to download them when the backbone is built.
+    """
+    _check_resize(resize)
+    _resolve_weights(weights)
+    _check_resize(resize, _inception_class())
+
+
 def _resolve_weights(weights: str | os.PathLike | None) -> str | None:
     if weights is not None:
         path = Path(weights).expanduser()
@@ -133,13 +167,14 @@ class InceptionFeatures(FeatureExtractor):
 
     def __init__(self, weights: str | os.PathLike | None = None, resize: str = "legacy", batch_size: int = 64,
                  device: str | torch.device | None = None):
-        if resize not in INCEPTION_RESIZE:
-            raise ConfigError(f"eval.inception_resize={resize!r} is invalid; allowed: {', '.join(INCEPTION_RESIZE)}")
+        _check_resize(resize)
         path = _resolve_weights(weights)
         cls = _inception_class()
+        _check_resize(resize, cls)
+        kwargs = {"antialias": resize == "antialias"} if _supports_antialias(cls) else {}  # old: always legacy
         try:
             net = cls(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=path,
-                      antialias=(resize == "antialias"))
+                      **kwargs)
         except Exception as e:
             where = f"loading {path}" if path else "downloading the weights"
             raise _missing(f"{where} failed", e) from e

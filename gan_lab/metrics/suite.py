@@ -18,19 +18,37 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from gan_lab.metrics.backbones import FeatureExtractor, create_backbone
+from gan_lab.metrics.backbones import FeatureExtractor, check_inception, create_backbone
 from gan_lab.metrics.fid import fid_from_features, kid
 from gan_lab.metrics.gan_train_test import augmentation_gain, classification_scores, gan_test, gan_train
-from gan_lab.registry import Registry
+from gan_lab.registry import ConfigError, Registry
 
 METRICS: Registry[Callable[["EvalContext"], dict]] = Registry("metric", "eval.metrics")
+METRIC_BACKBONES: dict[str, str] = {}  # metric name -> feature backbone it needs (feature-distance metrics only)
 
 MIN_CLASS_SAMPLES = 2  # a per-class FID needs a covariance: at least 2 fake and 2 real samples
 MIN_TASK_SAMPLES = 10  # a source->target pair enters task FID with at least this many translations
 
 
-def register_metric(name: str):
+def register_metric(name: str, backbone: str | None = None):
+    """Register a metric; ``backbone`` names the feature network it needs (checked before any work)."""
+    if backbone is not None:
+        METRIC_BACKBONES[name] = backbone
     return METRICS.register(name)
+
+
+def check_metrics(names: Sequence[str], inception_weights: str | None = None, inception_resize: str = "legacy",
+                  key: str = "eval.metrics") -> None:
+    """Fail now, with one clear message, if a name is unknown or a needed backbone cannot run here.
+
+    Run before training (and before ``gan-lab eval`` loads anything), so a run that asks for Inception
+    FID on a machine without it stops at once instead of at its first evaluation. Never falls back.
+    """
+    for name in names:
+        if name not in METRICS:
+            raise ConfigError(f"{key}={name!r} is not a known metric; allowed: {', '.join(METRICS.names())}")
+    if any(METRIC_BACKBONES.get(n) == "inception" for n in names):
+        check_inception(inception_weights, inception_resize)
 
 
 def cheap_metrics() -> list[str]:
@@ -122,14 +140,27 @@ class EvalContext:
         return {f"{metric}_backbone": bb.name, **bb.info(), **self.n}
 
 
-def evaluate(names: Sequence[str], ctx: EvalContext, progress: bool = True) -> dict:
-    """Run the named metrics (validated first: an unknown name raises ConfigError) and merge their dicts."""
+def evaluate(names: Sequence[str], ctx: EvalContext, progress: bool = True, bar: tqdm | None = None) -> dict:
+    """Run the named metrics (validated first: an unknown name raises ConfigError) and merge their dicts.
+
+    Progress: one bar over the metrics (shown only after 2 s, so quick evaluations stay silent), or
+    ``bar``, a caller's bar advanced once per metric with the metric's name as postfix.
+    """
     names = list(dict.fromkeys(names))
     fns = [(n, METRICS.get(n)) for n in names]
     ctx.progress = progress
     out: dict = {}
-    for name, fn in tqdm(fns, desc="metrics", disable=not progress, leave=False):
-        out.update(fn(ctx))
+    own = bar is None
+    if own:
+        bar = tqdm(total=len(fns), desc="metrics", disable=not progress, leave=False, delay=2)
+    try:
+        for name, fn in fns:
+            bar.set_postfix_str(name, refresh=False)
+            out.update(fn(ctx))
+            bar.update()
+    finally:
+        if own:
+            bar.close()
     out.update(ctx.n)
     return out
 
@@ -182,37 +213,37 @@ def _intra_fid(ctx: EvalContext, backbone: str, metric: str, task_metric: str) -
     return {**out, **_task_fid(ctx, backbone, task_metric)}
 
 
-@register_metric("fid_clf")
+@register_metric("fid_clf", backbone="classifier")
 def fid_clf(ctx: EvalContext) -> dict:
     return _fid(ctx, "classifier", "fid_clf")
 
 
-@register_metric("kid_clf")
+@register_metric("kid_clf", backbone="classifier")
 def kid_clf(ctx: EvalContext) -> dict:
     return _kid(ctx, "classifier", "kid_clf")
 
 
-@register_metric("intra_fid_clf")
+@register_metric("intra_fid_clf", backbone="classifier")
 def intra_fid_clf(ctx: EvalContext) -> dict:
     return _intra_fid(ctx, "classifier", "intra_fid_clf", "task_fid_clf")
 
 
-@register_metric("task_fid_clf")
+@register_metric("task_fid_clf", backbone="classifier")
 def task_fid_clf(ctx: EvalContext) -> dict:
     return _task_fid(ctx, "classifier", "task_fid_clf")
 
 
-@register_metric("fid")
+@register_metric("fid", backbone="inception")
 def fid_inception(ctx: EvalContext) -> dict:
     return _fid(ctx, "inception", "fid")
 
 
-@register_metric("kid")
+@register_metric("kid", backbone="inception")
 def kid_inception(ctx: EvalContext) -> dict:
     return _kid(ctx, "inception", "kid")
 
 
-@register_metric("intra_fid")
+@register_metric("intra_fid", backbone="inception")
 def intra_fid_inception(ctx: EvalContext) -> dict:
     return _intra_fid(ctx, "inception", "intra_fid", "task_fid")
 
@@ -247,7 +278,10 @@ def scores_metric(ctx: EvalContext) -> dict:
 def gan_train_metric(ctx: EvalContext) -> dict:
     _needs_training(ctx, "gan_train", ["real_test"])
     acc = gan_train(ctx.train_classifier_fn, ctx.fake_images, ctx.fake_labels, ctx.real_test, ctx.progress)
-    return {"gan_train": acc, "gan_train_real_reference": float(ctx.classifier_test_accuracy), **ctx.n}
+    # The GAN-train classifier is a fresh one: same architecture and schedule as the reference, generated data.
+    key = ctx.classifier_key or getattr(ctx.classifier, "cache_key", None) or "uncached"
+    return {"gan_train": acc, "gan_train_real_reference": float(ctx.classifier_test_accuracy),
+            "gan_train_classifier": f"retrained-on-fake:eval-classifier:{key}", **ctx.n}
 
 
 @register_metric("aug_gain")
