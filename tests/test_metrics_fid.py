@@ -284,3 +284,55 @@ def test_inception_plumbing_with_random_weights(tmp_path, monkeypatch):
     anti = create_backbone("inception", weights=str(weights), resize="antialias", device="cpu")
     fa = anti(x)
     assert (fa - fx).abs().max() > 1e-3 * fx.abs().max()  # the two resize paths really differ
+
+
+class _FakeInception(nn.Module):
+    """Stands in for torchmetrics' NoTrainInceptionV3 (records its arguments); new torchmetrics (>= 1.8)."""
+
+    built: list = []
+
+    def __init__(self, name, features_list, feature_extractor_weights_path=None, antialias=True):
+        super().__init__()
+        self.lin = nn.Linear(3, 4)
+        _FakeInception.built.append({"path": feature_extractor_weights_path, "antialias": antialias})
+
+    def forward(self, x):
+        assert x.dtype == torch.uint8 and x.size(1) == 3  # the standard protocol: uint8 RGB in
+        return self.lin(x.float().mean((2, 3)))
+
+
+class _OldFakeInception(_FakeInception):
+    """torchmetrics < 1.8: no antialias switch (always the legacy TF-1.x resize)."""
+
+    def __init__(self, name, features_list, feature_extractor_weights_path=None):
+        nn.Module.__init__(self)
+        self.lin = nn.Linear(3, 4)
+        _FakeInception.built.append({"path": feature_extractor_weights_path, "antialias": "absent"})
+
+
+@pytest.mark.parametrize("cls", [_FakeInception, _OldFakeInception])
+def test_inception_resize_is_pinned_passed_and_recorded(cls, tmp_path, monkeypatch):
+    import gan_lab.metrics.backbones as bb
+    from gan_lab.metrics.backbones import check_inception
+
+    monkeypatch.setattr(bb, "_inception_class", lambda: cls)
+    weights = tmp_path / "weights-inception.pth"
+    weights.write_bytes(b"stand-in")
+    _FakeInception.built.clear()
+    legacy = create_backbone("inception", weights=str(weights), resize="legacy", device="cpu")
+    feats = legacy(torch.rand(5, 1, 8, 8) * 2 - 1)
+    assert feats.shape == (5, 4) and feats.dtype == torch.float64
+    expected_flag = False if cls is _FakeInception else "absent"
+    assert _FakeInception.built == [{"path": str(weights), "antialias": expected_flag}]
+    assert legacy.info() == {"inception_resize": "legacy", "inception_weights": "weights-inception.pth"}
+    assert "resize=legacy" in legacy.name
+    check_inception(str(weights), "legacy")
+    if cls is _FakeInception:
+        anti = create_backbone("inception", weights=str(weights), resize="antialias", device="cpu")
+        assert _FakeInception.built[-1]["antialias"] is True and anti.info()["inception_resize"] == "antialias"
+        check_inception(str(weights), "antialias")
+    else:  # asking an old torchmetrics for the new resize is an error, not a silent legacy resize
+        for make in (lambda: create_backbone("inception", weights=str(weights), resize="antialias"),
+                     lambda: check_inception(str(weights), "antialias")):
+            with pytest.raises(ConfigError, match="torchmetrics >= 1.8"):
+                make()

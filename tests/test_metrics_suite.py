@@ -242,3 +242,27 @@ def test_registry_names_and_config_defaults():
         cfg = OmegaConf.load(conf)
         for name in list(cfg.eval.metrics) + list(cfg.eval.final_metrics):
             assert name in METRICS
+
+
+def test_check_metrics_names_key_and_needed_backbones(no_torch_fidelity):
+    from gan_lab.metrics.suite import METRIC_BACKBONES, check_metrics
+
+    assert {m for m, b in METRIC_BACKBONES.items() if b == "inception"} == {"fid", "kid", "intra_fid"}
+    check_metrics(full_metrics() + ["aug_gain", "task_fid_clf"])  # offline metrics: fine without the extra
+    with pytest.raises(ConfigError, match=r"^metrics='fdi' is not a known metric; allowed: .*fid_clf"):
+        check_metrics(["fid_clf", "fdi"], key="metrics")
+    for name in ("fid", "kid", "intra_fid"):
+        with pytest.raises(BackboneUnavailableError, match=r"pip install gan_lab\[inception\]"):
+            check_metrics(["gan_test", name])
+
+
+def test_evaluator_refuses_unavailable_inception_before_training(no_torch_fidelity, tmp_path):
+    """Asked for Inception FID at the end of training on a machine without it: stop at construction, not hours later."""
+    from gan_lab.evaluation import Evaluator
+
+    cfg = {"metrics": ["fid_clf"], "final_metrics": ["fid_clf", "fid"], "classifier": {}}
+    with pytest.raises(BackboneUnavailableError, match="Inception FID/KID"):
+        Evaluator(None, cfg, str(tmp_path), {})
+    with pytest.raises(ConfigError, match="eval.inception_resize='nearest'"):
+        Evaluator(None, {**cfg, "final_metrics": ["kid"], "inception_resize": "nearest"}, str(tmp_path), {})
+    Evaluator(None, {**cfg, "final_metrics": ["fid_clf", "gan_train"]}, str(tmp_path), {})  # classifier only: fine
