@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "albedo-synth": ("gan_lab.synth.command", "render label photos + albedo + mask: gan-lab albedo-synth out=DIR n=N [size=128] [seed=0]"),
     "extract-albedo": ("gan_lab.extract_albedo", "photos -> albedo: gan-lab extract-albedo ckpt_path=CKPT input=IMG_OR_DIR output=DIR"),
     "albedo-eval": ("gan_lab.albedo_baselines", "albedo table vs baselines: gan-lab albedo-eval [ckpts=A.ckpt,B.ckpt] [n=256]"),
+    "tune": ("gan_lab.sweep.tune", "Optuna study, one train run per trial: gan-lab tune [hparams_search=margin_optuna] [overrides]"),
     "compare": ("gan_lab.report.command", "compare runs in one HTML page: gan-lab compare RUN_OR_SWEEP_DIR... --out report.html"),
 }
 

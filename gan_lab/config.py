@@ -62,14 +62,20 @@ def validate_config(cfg: DictConfig) -> None:
         raise ConfigError("trainer.max_steps must be a positive number of iterations (or -1 with trainer.max_epochs)")
 
 
-def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
-    """``last`` -> this run's last.ckpt; refuse to start fresh over an existing checkpoint."""
+def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path, env=None) -> str | None:
+    """``last`` -> this run's last.ckpt; ``auto`` -> resume if a checkpoint exists, else start fresh;
+    null -> start fresh, refusing to overwrite an existing checkpoint (a requeued SLURM job resumes as ``auto``)."""
+    from gan_lab.launch.slurm import is_requeued, newest_checkpoint
+
     last = run_dir / "checkpoints" / "last.ckpt"
+    if ckpt_path == "auto" or (ckpt_path in (None, "", "null") and is_requeued(env)):
+        newest = newest_checkpoint(run_dir)  # last.ckpt, or Lightning's hpc_ckpt_*.ckpt if written later
+        return str(newest) if newest else None
     if ckpt_path in (None, "", "null"):
         if last.exists():
             raise ConfigError(
-                f"{last} already exists: starting a new run here would overwrite it. Pass ckpt_path=last to "
-                "resume it, or choose another hydra.run.dir."
+                f"{last} already exists: starting a new run here would overwrite it. Pass ckpt_path=last (or "
+                "ckpt_path=auto) to resume it, or choose another hydra.run.dir."
             )
         return None
     if ckpt_path == "last":

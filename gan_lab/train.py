@@ -19,6 +19,8 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.config import CONF_DIR, resolve_ckpt_path, validate_config
+from gan_lab.launch.slurm import cluster_plugins
+from gan_lab.sweep.jobs import final_record, preflight
 from gan_lab.summary import format_summary
 
 log = logging.getLogger("gan_lab")
@@ -41,12 +43,19 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
         return []
     from pytorch_lightning.loggers import WandbLogger
 
+    import wandb
+
+    from gan_lab.sweep.jobs import sweep_name
+
+    if wandb.run is not None:  # an earlier job of this process (sweep) left its run open: never log into it
+        wandb.finish()
     mode = os.environ.get("WANDB_MODE", lcfg.mode)
     id_file = run_dir / "wandb_id.txt"
+    group = lcfg.group or sweep_name() or f"{cfg.dataset.name}-{cfg.model.name}"  # null: the sweep's name
     run_id = id_file.read_text().strip() if id_file.exists() else None
     logger = WandbLogger(
         project=lcfg.project, entity=lcfg.entity, name=cfg.run_name, save_dir=str(run_dir), mode=mode,
-        group=lcfg.group, job_type=lcfg.job_type, tags=list(lcfg.tags), log_model=lcfg.log_model,
+        group=group, job_type=lcfg.job_type, tags=list(lcfg.tags), log_model=lcfg.log_model,
         id=run_id, resume="allow" if run_id else None,
     )
     if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
@@ -99,13 +108,14 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
         **_to_dict(cfg.trainer), callbacks=[samples_cb, eval_cb, ckpt_cb, ConfigInCheckpoint(_to_dict(cfg))]
         + ([StepProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []),
         logger=build_loggers(cfg, run_dir) or False, default_root_dir=str(run_dir),
+        plugins=cluster_plugins(cfg) or None,  # SLURMEnvironment(auto_requeue) inside a SLURM job
     )
     if isinstance(evaluator, Evaluator) and trainer.is_global_zero:
         evaluator.classifier()  # train or load the reference classifier before the progress bar starts
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
 
-    metrics = dict(eval_cb.last_result or {})
+    metrics = dict(eval_cb.last_result or final_record(run_dir) or {})  # ddp_spawn: result from metrics.jsonl
     if trainer.is_global_zero:
         print(format_summary(run_dir, metrics, trainer.loggers), flush=True)
     for logger in trainer.loggers:
@@ -120,7 +130,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
     from gan_lab.errors import user_error_types
 
     try:
-        metrics, _ = train(cfg)
+        done = preflight(cfg)  # refuses DDP that would re-run a local sweep; a finished job returns its record
+        metrics = done if done is not None else train(cfg)[0]
     except user_error_types() as e:
         log.error("%s", e)
         print(f"gan-lab train: error: {e}", file=sys.stderr, flush=True)
@@ -134,6 +145,11 @@ def main(argv: list[str] | None = None) -> None:
     if argv is not None:
         # argv[0] must be this file: Lightning's DDP launcher re-runs `python sys.argv[0] ...` for ranks > 0
         sys.argv = [__file__, *argv]
+        if {"-m", "--multirun"} & set(argv) and any(a.startswith("hparams_search=") and a != "hparams_search=null"
+                                                    for a in argv):
+            from gan_lab.sweep import tune  # an Optuna study (ask/tell), one `gan-lab train` per trial
+
+            return tune.main([a for a in argv if a not in ("-m", "--multirun")])
     hydra_main()
 
 

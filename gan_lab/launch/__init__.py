@@ -1,0 +1,1 @@
+"""How a run is launched: the DDP-under-multirun guard and the SLURM cluster environment."""
