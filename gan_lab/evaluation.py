@@ -87,6 +87,7 @@ class Evaluator:
         names = list(dict.fromkeys(metrics))
         check_metrics(names, self.cfg.get("inception_weights"), self.cfg.get("inception_resize", "legacy"))
         model, test_acc = self.classifier()
+        model.to(getattr(module, "device", None) or "cpu")  # judge on the GPU when the module is on one
         real_x, real_y = self.real(self.cfg.get("split", "test"))
         with tqdm(total=len(names) + 1, desc=f"evaluate ({n_samples} samples)", disable=not progress, leave=False,
                   delay=2) as bar:
