@@ -11,6 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from gan_lab.launch import slurm as _slurm  # noqa: F401  registers ${gan_lab_gpus:...} (conf/hydra/launcher/slurm.yaml)
 from gan_lab.registry import ConfigError
 
 # conf/ sits beside the package in the source tree (install with `pip install -e .`);
