@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.config import CONF_DIR, resolve_ckpt_path, validate_config
 from gan_lab.launch.slurm import cluster_plugins
-from gan_lab.sweep.jobs import final_record, preflight
+from gan_lab.sweep.jobs import final_record, is_finished, preflight
 from gan_lab.summary import format_summary
 
 log = logging.getLogger("gan_lab")
@@ -68,6 +68,7 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     """Train one model as configured; returns (final metrics, objects: trainer, module, datamodule)."""
     from gan_lab.callbacks import PeriodicEvaluation, SampleGrids
     from gan_lab.callbacks.config_in_checkpoint import ConfigInCheckpoint
+    from gan_lab.callbacks.last_checkpoint import LastCheckpoint, save_atomically
     from gan_lab.callbacks.progress import StepProgressBar
     from gan_lab.data import build_datamodule
     from gan_lab.evaluation import Evaluator
@@ -99,13 +100,15 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     )
     samples_cb = SampleGrids(run_dir / "samples", cfg.samples.every_n_steps, cfg.samples.n_inputs,
                              cfg.samples.max_classes, seed=cfg.seed)
-    ckpt_cb = pl.callbacks.ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="best-{step:06d}", monitor=cfg.checkpoint.monitor,
-        mode=cfg.checkpoint.mode, save_top_k=1 if cfg.checkpoint.monitor else 0, save_last=True,
-        every_n_train_steps=cfg.checkpoint.every_n_steps, auto_insert_metric_name=False,
-    )
+    ckpt_cbs = [LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.checkpoint.every_n_steps)]
+    if cfg.checkpoint.monitor and cfg.eval.every_n_steps > 0:  # best-by-metric, checked after each evaluation
+        ckpt_cbs.append(pl.callbacks.ModelCheckpoint(
+            dirpath=run_dir / "checkpoints", filename="best-{step:06d}", monitor=cfg.checkpoint.monitor,
+            mode=cfg.checkpoint.mode, save_top_k=1, save_last=False, every_n_train_steps=cfg.eval.every_n_steps,
+            auto_insert_metric_name=False,
+        ))
     trainer = pl.Trainer(
-        **_to_dict(cfg.trainer), callbacks=[samples_cb, eval_cb, ckpt_cb, ConfigInCheckpoint(_to_dict(cfg))]
+        **_to_dict(cfg.trainer), callbacks=[samples_cb, eval_cb, *ckpt_cbs, ConfigInCheckpoint(_to_dict(cfg))]
         + ([StepProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []),
         logger=build_loggers(cfg, run_dir) or False, default_root_dir=str(run_dir),
         plugins=cluster_plugins(cfg) or None,  # SLURMEnvironment(auto_requeue) inside a SLURM job
@@ -113,7 +116,10 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     if isinstance(evaluator, Evaluator) and trainer.is_global_zero:
         evaluator.classifier()  # train or load the reference classifier before the progress bar starts
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
-    trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    if eval_cb.last_result is None:  # resumed at max_steps (the fit loop ran no step), or ddp_spawn's main process
+        if trainer.strategy.broadcast(is_finished(cfg, run_dir) is None, src=0):  # rank 0 decides for all ranks
+            eval_cb.evaluate(trainer, module, final=True)  # e.g. a job killed during its final evaluation
+    save_atomically(trainer, run_dir / "checkpoints" / "last.ckpt")
 
     metrics = dict(eval_cb.last_result or final_record(run_dir) or {})  # ddp_spawn: result from metrics.jsonl
     if trainer.is_global_zero:

@@ -87,6 +87,7 @@ def test_cli_train_writes_run_directory_and_translate_uses_it(tmp_path, cache_di
     assert r.returncode == 0, r.stderr[-3000:]
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert list((run_dir / "checkpoints").glob("best-*.ckpt"))  # best by eval/gan_test
     assert list((run_dir / "samples").glob("step_*.png"))
     records = _jsonl(run_dir / "metrics.jsonl")
     assert records[-1]["step"] == 6 and "gan_test" in records[-1] and "fid_clf" in records[-1]
@@ -117,3 +118,34 @@ def test_cli_reports_bad_values_in_one_line(tmp_path):
     assert "arcface" in r.stderr and "aam" in r.stderr  # names the bad value and the allowed ones
     r = _cli(["train", "loss.margin=-1", f"hydra.run.dir={tmp_path / 'y'}"], cwd=tmp_path, timeout=120)
     assert r.returncode == 2 and "loss.margin=-1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bf16_autocast_and_channels_last_train(tmp_path, cache_dir):
+    metrics, objs = _run([*TINY, "logger=none", "trainer.precision=bf16-mixed", "channels_last=true",
+                          "trainer.max_steps=3", "eval.every_n_steps=0"], tmp_path / "run", cache_dir)
+    assert objs["trainer"].global_step == 3
+    assert all(torch.isfinite(p).all() for p in objs["module"].parameters())
+    assert 0.0 <= metrics["gan_test"] <= 1.0
+
+
+def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path, cache_dir, monkeypatch):
+    from gan_lab.losses.margin import AAMHead
+    from gan_lab.modules.base import NonFiniteLossError
+
+    calls = {"n": 0}
+    forward = AAMHead.forward
+
+    def poisoned(self, emb, labels):  # the head's loss turns NaN from its 9th call on (step 4 or so)
+        calls["n"] += 1
+        loss = forward(self, emb, labels)
+        return loss * float("nan") if calls["n"] > 8 else loss
+
+    monkeypatch.setattr(AAMHead, "forward", poisoned)
+    out = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError, match=r"loss '\w+' became nan at step (\d+).*last.ckpt") as err:
+        _run([*TINY, "loss=aam", "logger=none", "trainer.max_steps=40", "checkpoint.every_n_steps=1",
+              "eval.every_n_steps=0", "samples.every_n_steps=0"], out, cache_dir)
+    failed_at = int(err.value.args[0].split(" at step ")[1].split(".")[0])
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)
+    assert 0 < ckpt["global_step"] <= failed_at  # the last good state is on disk
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())

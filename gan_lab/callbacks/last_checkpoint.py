@@ -1,0 +1,34 @@
+"""``checkpoints/last.ckpt`` every N steps, written atomically.
+
+Lightning's ModelCheckpoint (2.6, manual optimisation) defers *every* save, ``last`` included, until
+its monitored metric exists, so a run that crashes before its first evaluation would leave no
+checkpoint. This callback saves the full state unconditionally; ModelCheckpoint keeps only the best.
+The file is written beside and renamed over the old one, so a crash mid-write never corrupts it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+
+
+def save_atomically(trainer: pl.Trainer, path: Path) -> None:
+    """trainer.save_checkpoint to ``path`` via a temporary file (every rank must call it)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    trainer.save_checkpoint(tmp)
+    if trainer.is_global_zero:
+        os.replace(tmp, path)
+    trainer.strategy.barrier("last_checkpoint")
+
+
+class LastCheckpoint(pl.Callback):
+    def __init__(self, path: str | Path, every_n_steps: int):
+        self.path = Path(path)
+        self.every = int(every_n_steps)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if self.every > 0 and trainer.global_step % self.every == 0:
+            save_atomically(trainer, self.path)
