@@ -15,6 +15,16 @@ import torch
 
 from conftest import TINY, compose
 
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on 2 shared cores, 2 threads per process run these small nets ~15x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 METRICS = ["fid_clf", "kid_clf", "gan_test", "gan_train", "scores", "intra_fid_clf"]
 
 
@@ -29,7 +39,6 @@ def _strict_load(text: str):
 def ckpt(tmp_path_factory):
     from gan_lab.train import train
 
-    torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("eval_run")
     cache = tmp_path_factory.getbasetemp() / "eval_cache"  # shared with conftest's cache_dir fixture
     train(compose([*TINY, "logger=none", "eval.every_n_steps=0", "samples.every_n_steps=0"], out, cache))
