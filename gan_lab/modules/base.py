@@ -17,7 +17,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
-from gan_lab.losses import build_adversarial, build_head
+from gan_lab.losses import build_adversarial, build_head, gradient_penalty
 from gan_lab.modules.ema import make_ema, update_ema
 
 
@@ -116,6 +116,27 @@ class ConditionalGANModule(pl.LightningModule):
     def _update_ema(self) -> None:
         e = self.model_cfg.get("ema", {})
         update_ema(self.G_ema, self.G, float(e.get("decay", 0.999)), self.global_step, int(e.get("start_step", 0)))
+
+    def _optimise(self, opt, loss: Tensor, logs: Mapping[str, Tensor], counted: bool = True) -> None:
+        """Check ``logs`` are finite, backward ``loss``, step ``opt`` (the generator's step uncounted), untoggle."""
+        self._check_finite(logs)
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        if counted:
+            opt.step()
+        else:
+            step_uncounted(opt)
+        self.untoggle_optimizer(opt)
+
+    def _gradient_penalty(self, real: Tensor, fake: Tensor) -> Tensor:
+        """WGAN-GP penalty of D's real/fake output at random interpolates of ``real`` and ``fake``."""
+        alpha = torch.rand(real.size(0), 1, 1, 1, device=real.device, dtype=real.dtype)
+        x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        return gradient_penalty(self.D(x_hat)[0], x_hat)
+
+    def _log_iteration(self, logs: Mapping[str, Tensor]) -> None:
+        self.log_dict({f"train/{k}": v.detach().float() for k, v in logs.items()}, prog_bar=False)
+        self.log("d_loss", logs["d_loss"].detach().float(), prog_bar=True, logger=False)
 
     def _check_finite(self, losses: Mapping[str, Tensor]) -> None:
         for name, value in losses.items():

@@ -12,8 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_lab.losses import gradient_penalty
-from gan_lab.modules.base import ConditionalGANModule, step_uncounted
+from gan_lab.modules.base import ConditionalGANModule
 from gan_lab.modules.registry import register_module
 from gan_lab.nets import StarGANDiscriminator, StarGANGenerator
 from gan_lab.registry import ConfigError
@@ -60,17 +59,11 @@ class TranslationGAN(ConditionalGANModule):
         d_loss = d_adv + self.lambda_cls * d_cls
         logs = {"d_adv": d_adv, "d_cls": d_cls}
         if self.lambda_gp > 0:
-            alpha = torch.rand(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype)
-            x_hat = (alpha * x + (1 - alpha) * fake).requires_grad_(True)
-            gp = gradient_penalty(self.D(x_hat)[0], x_hat)
+            gp = self._gradient_penalty(x, fake)
             d_loss = d_loss + self.lambda_gp * gp
             logs["gp"] = gp
         logs["d_loss"] = d_loss
-        self._check_finite(logs)
-        opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(d_loss)
-        opt_d.step()
-        self.untoggle_optimizer(opt_d)
+        self._optimise(opt_d, d_loss, logs)
         with torch.no_grad():
             logs["d_acc_real"] = (self.head.logits(emb_real.detach()).argmax(1) == y).float().mean()
 
@@ -84,18 +77,13 @@ class TranslationGAN(ConditionalGANModule):
             g_rec = F.l1_loss(self.G(fake, c_src).float(), x.float())
             g_loss = g_adv + self.lambda_cls * g_cls + self.lambda_rec * g_rec
             g_logs = {"g_adv": g_adv, "g_cls": g_cls, "g_rec": g_rec, "g_loss": g_loss}
-            self._check_finite(g_logs)
-            opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            step_uncounted(opt_g)
-            self.untoggle_optimizer(opt_g)
+            self._optimise(opt_g, g_loss, g_logs, counted=False)
             self._update_ema()
             with torch.no_grad():
                 g_logs["g_acc_fake"] = (self.head.logits(emb_fake.detach()).argmax(1) == y_trg).float().mean()
             logs.update(g_logs)
         self._after_iteration()
-        self.log_dict({f"train/{k}": v.detach().float() for k, v in logs.items()}, prog_bar=False)
-        self.log("d_loss", logs["d_loss"].detach().float(), prog_bar=True, logger=False)
+        self._log_iteration(logs)
 
     # -- sampling API ------------------------------------------------------------------------
     @torch.no_grad()
