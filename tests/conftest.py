@@ -6,6 +6,13 @@ import os
 
 import pytest
 
+import torch
+
+# One intra-op thread for the test process and the processes it starts: the suite's nets are tiny, and
+# two OpenMP threads per process on 2 shared cores ran them 15-40x slower under load (measured).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
+
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 

@@ -16,15 +16,6 @@ import torch
 from conftest import TINY, compose
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on 2 shared cores, 2 threads per process run these small nets ~15x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 METRICS = ["fid_clf", "kid_clf", "gan_test", "gan_train", "scores", "intra_fid_clf"]
 
 

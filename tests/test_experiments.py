@@ -11,15 +11,6 @@ from conftest import compose
 from gan_lab.config import CONF_DIR, validate_config
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on 2 shared cores, 2 threads per process run these small nets ~15x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 HEADS = ["softmax", "aam", "cosface"]
 

@@ -19,15 +19,6 @@ from gan_lab.metrics.fid import FeatureStats, fid_from_features, frechet_distanc
 from gan_lab.registry import ConfigError
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on 2 shared cores, 2 threads per process run these small nets ~15x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def scipy_fid(mu1, s1, mu2, s2) -> float:
     """The textbook formula with scipy's (complex-capable) matrix square root of the non-symmetric S1·S2."""
     with warnings.catch_warnings():

@@ -23,15 +23,6 @@ import gan_lab.metrics.classifier as clf
 from gan_lab.metrics.gan_train_test import augmentation_gain, classification_scores, gan_test, gan_train
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on 2 shared cores, 2 threads per process run these small nets ~15x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class TinyNet(nn.Module):
     """Stand-in with the EvalClassifier contract."""
 

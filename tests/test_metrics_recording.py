@@ -13,18 +13,8 @@ import time
 from types import SimpleNamespace
 
 import pytest
-import torch
 
 from gan_lab.callbacks.evaluation import PeriodicEvaluation, append_jsonl, strict_json, summary_direction
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on 2 shared cores, 2 threads per process run these small nets ~15x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 BACKBONE = "eval-classifier:0123456789abcdef"

@@ -22,15 +22,6 @@ from gan_lab.metrics.suite import METRICS, EvalContext, cheap_metrics, evaluate,
 from gan_lab.registry import ConfigError
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on 2 shared cores, 2 threads per process run these small nets ~15x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class TinyNet(nn.Module):
     """Stand-in with the EvalClassifier contract (features + forward)."""
 

@@ -20,15 +20,6 @@ FIELDS = ("image", "albedo", "mask", "shading", "normals", "specular", "depth")
 CLEAN = dict(noise=(0.0, 0.0), blur_sigma=(0.0, 0.0), jpeg_prob=0.0)  # no camera degradations
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is faster and steadier on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def batch4():
     return render_batch(4, seed=3, size=32)
