@@ -31,6 +31,7 @@ def _positive(cfg: DictConfig, key: str, allow_zero: bool = False) -> None:
 def validate_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the key and the allowed values for the first invalid setting."""
     from gan_lab.data import DATASETS
+    from gan_lab.launch.ddp_guard import check_sync_batchnorm
     from gan_lab.losses import ADVERSARIAL, build_head
     from gan_lab.metrics.suite import METRICS
     from gan_lab.modules import MODULES
@@ -59,6 +60,7 @@ def validate_config(cfg: DictConfig) -> None:
         raise ConfigError(f"model.ema.decay={decay} is invalid; allowed: 0 <= decay < 1")
     if cfg.checkpoint.mode not in ("min", "max"):
         raise ConfigError(f"checkpoint.mode={cfg.checkpoint.mode!r} is invalid; allowed: min, max")
+    check_sync_batchnorm(cfg.trainer)  # torch's SyncBatchNorm is GPU-only
     if cfg.trainer.get("max_steps", -1) in (None, 0):
         raise ConfigError("trainer.max_steps must be a positive number of iterations (or -1 with trainer.max_epochs)")
 

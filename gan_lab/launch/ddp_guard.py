@@ -74,3 +74,16 @@ def check_multirun_ddp(trainer_cfg: Mapping, multirun: bool, env: Mapping[str, s
         f"For a local sweep use trainer.strategy={spawn_equivalent(strategy)} (ranks are spawned in-process), "
         "or run the sweep on SLURM with hydra/launcher=slurm (ranks are SLURM tasks)."
     )
+
+
+def check_sync_batchnorm(trainer_cfg: Mapping) -> None:
+    """``trainer.sync_batchnorm=true`` synchronises BatchNorm statistics across ranks (acgan's and pix2pix's
+    nets use BatchNorm; StarGAN's instance norm needs none). torch implements SyncBatchNorm on GPU/XPU/HPU
+    only: on CPU ranks it fails at the first forward, so refuse it before training."""
+    if not trainer_cfg.get("sync_batchnorm", False) or world_size(trainer_cfg) <= 1:
+        return
+    if str(trainer_cfg.get("accelerator", "auto")) == "cpu":
+        raise ConfigError(
+            "trainer.sync_batchnorm=true needs GPUs: torch's SyncBatchNorm does not run on CPU processes. "
+            "Use trainer=ddp (GPUs) or set trainer.sync_batchnorm=false."
+        )
