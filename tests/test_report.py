@@ -303,3 +303,23 @@ def test_page_renders_in_headless_chromium(runs_root, tmp_path):
     # ≈770 pixels (the 12×12 colour swatches alone) to ≈2,000-2,900
     assert _pixels_near(img, "#dafbe1", 2) > 5000, "the metrics table's best cells are not visible"
     assert _pixels_near(img, "#4e79a7") > 1300 and _pixels_near(img, "#f28e2b") > 1300, "curves not drawn"
+
+
+def test_markdown_table_has_the_same_numbers(runs_root, tmp_path):
+    from gan_lab.cli import main
+
+    md = tmp_path / "table.md"
+    main(["compare", str(runs_root), "--out", str(tmp_path / "r.html"), "--markdown", str(md)])
+    lines = md.read_text().splitlines()
+    header = [h.strip() for h in lines[0].strip("|").split("|")]
+    assert header[:2] == ["configuration", "seeds"] and "fid_clf" in header and "gan_test" in header
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")] for line in lines[2:]}
+    aam = rows["loss.name=aam loss.margin=0.5 loss.scale=30.0"]
+    fid = summary_values("aam", "fid_clf")
+    # aam has the best (lowest) fid_clf: bold, mean ± ddof-1 std, as computed independently
+    assert aam[header.index("fid_clf")] == f"**{statistics.mean(fid):.3f} ± {statistics.stdev(fid):.3f}**"
+    soft = next(v for k, v in rows.items() if k.startswith("loss.name=softmax"))
+    gt = summary_values("softmax", "gan_test")
+    assert soft[header.index("gan_test")] == f"**{statistics.mean(gt):.3f} ± {statistics.stdev(gt):.3f}**"
+    assert soft[header.index("kid_clf")].endswith("(n=2)")  # the unfinished run has no final-only metric
+    assert not aam[header.index("classifier_test_accuracy")].startswith("**")  # references are never ranked

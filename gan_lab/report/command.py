@@ -25,6 +25,8 @@ def parser() -> argparse.ArgumentParser:
                    help="config key (or key prefix) that should not split runs into configurations, e.g. "
                         f"eval.n_samples; repeatable. Always ignored: {', '.join(IGNORED_KEYS)}")
     p.add_argument("--title", default=None, help="page title")
+    p.add_argument("--markdown", default=None, metavar="FILE",
+                   help="also write the final-metrics table as Markdown (mean ± std over seeds, best in bold)")
     return p
 
 
@@ -40,3 +42,10 @@ def main(argv: Sequence[str]) -> None:
     for w in cmp.warnings:
         print(f"  warning: {w}")
     print(f"wrote {out}")
+    if args.markdown:
+        from pathlib import Path
+
+        from gan_lab.report.markdown import markdown_table
+
+        Path(args.markdown).write_text(markdown_table(cmp))
+        print(f"wrote {args.markdown}")
