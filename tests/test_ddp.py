@@ -25,7 +25,12 @@ def _jsonl(path: Path) -> list[dict]:
 @pytest.mark.timeout(600)
 def test_ddp_cpu_trains_writes_once_and_matches_single_process_eval(tmp_path, cache_dir):
     run = tmp_path / "run"
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    import socket
+
+    with socket.socket() as sock:  # a free port for gloo's rendezvous, so parallel runs cannot collide
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "MASTER_PORT": str(port)}
     cmd = [sys.executable, "-m", "gan_lab.cli", "train", "trainer=ddp_cpu", *TINY, f"hydra.run.dir={run}",
            f"paths.cache_dir={cache_dir}", "eval.final_metrics=[fid_clf,gan_test,scores]"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
