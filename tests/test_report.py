@@ -323,3 +323,10 @@ def test_markdown_table_has_the_same_numbers(runs_root, tmp_path):
     assert soft[header.index("gan_test")] == f"**{statistics.mean(gt):.3f} ± {statistics.stdev(gt):.3f}**"
     assert soft[header.index("kid_clf")].endswith("(n=2)")  # the unfinished run has no final-only metric
     assert not aam[header.index("classifier_test_accuracy")].startswith("**")  # references are never ranked
+
+
+def test_identical_values_have_zero_spread():
+    from gan_lab.report.aggregate import stat
+
+    s = stat([0.9907235621521335] * 3)  # a fixed reference accuracy: its mean carries rounding error
+    assert s.std == 0.0 and s.n == 3

@@ -71,6 +71,8 @@ class Stat:
     def std(self) -> float:
         if self.n < 2:
             return math.nan
+        if max(self.values) == min(self.values):
+            return 0.0  # exactly: the summed rounding of the mean would otherwise show as ±1e-16
         m = self.mean
         return math.sqrt(math.fsum((v - m) ** 2 for v in self.values) / (self.n - 1))
 
