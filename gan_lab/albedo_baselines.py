@@ -175,9 +175,11 @@ def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table)
-    out.with_suffix(".json").write_text(json.dumps(
-        {"checkpoints": dict(zip(names, paths)), "dataset": dm.describe(), "results": dict(rows)}, indent=2,
-        default=lambda v: None))
+    from gan_lab.callbacks.evaluation import strict_json  # NaN (an empty difficulty group) -> null
+
+    out.with_suffix(".json").write_text(json.dumps(strict_json(
+        {"checkpoints": dict(zip(names, paths)), "dataset": dm.describe(), "results": dict(rows)}), indent=2,
+        default=lambda v: None, allow_nan=False))
     print(dm.describe())
     print(table)
     print(f"wrote {out} and {out.with_suffix('.json')}")

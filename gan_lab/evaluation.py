@@ -53,8 +53,14 @@ class Evaluator:
         self._real: dict[str, tuple[Tensor, Tensor]] = {}
         self._backbones: dict = {}  # kept across evaluations: real-set features are computed once
         self._feature_cache: dict = {}
-        check_metrics([*self.cfg.get("metrics", []), *self.cfg.get("final_metrics", [])],
-                      self.cfg.get("inception_weights"), self.cfg.get("inception_resize", "legacy"))
+        self._checked: set[str] = set()  # metric names already checked (every evaluation would repeat it)
+        self._check([*self.cfg.get("metrics", []), *self.cfg.get("final_metrics", [])])
+
+    def _check(self, names: Sequence[str]) -> None:
+        new = [n for n in names if n not in self._checked]
+        if new:
+            check_metrics(new, self.cfg.get("inception_weights"), self.cfg.get("inception_resize", "legacy"))
+            self._checked.update(new)
 
     def _train_kwargs(self) -> dict:
         c = self.clf_cfg
@@ -85,7 +91,7 @@ class Evaluator:
         evaluation takes more than 2 s, and is cleared when it ends.
         """
         names = list(dict.fromkeys(metrics))
-        check_metrics(names, self.cfg.get("inception_weights"), self.cfg.get("inception_resize", "legacy"))
+        self._check(names)
         model, test_acc = self.classifier()
         model.to(getattr(module, "device", None) or "cpu")  # judge on the GPU when the module is on one
         real_x, real_y = self.real(self.cfg.get("split", "test"))

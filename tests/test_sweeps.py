@@ -190,7 +190,6 @@ def test_optuna_study_in_sqlite_resumes_and_reruns_interrupted_trial(tmp_path, m
         cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
         assert cfg["loss"]["margin"] == pytest.approx(trial.params["loss.margin"])  # the sampled values trained
         assert cfg["loss"]["scale"] == pytest.approx(trial.params["loss.scale"])
-        assert 0.05 <= trial.params["loss.margin"] <= 0.7 and 8.0 <= trial.params["loss.scale"] <= 64.0
         final = _records(run)[-1]
         assert final["kind"] == "final" and trial.value == pytest.approx(final["gan_test"])
     best = max(study.trials, key=lambda t: t.value)

@@ -130,8 +130,7 @@ def test_bounding_sphere_culling_changes_nothing():
     geos = [sample_geometry(0, i, cfg) for i in range(12)]
     for kind in ("bottle", "can", "box", "pouch"):
         ps = [{**x["shape"], "centre": x["centre"], "scale": x["scale"]} for x in geos if x["product"] == kind]
-        if not ps:
-            continue
+        assert ps, f"no {kind} among the sampled scenes: raise the sample count"
         P = products.stack(kind, ps, "cpu")
         d = g.camera_rays(torch.full((len(ps),), math.tan(math.radians(20))), 24)
         o = torch.zeros(len(ps), 1, 3).expand_as(d)

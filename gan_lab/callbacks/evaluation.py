@@ -22,19 +22,11 @@ from typing import Sequence
 
 import pytorch_lightning as pl
 
-# Not metrics: no min/max summary on W&B (counts, timings, KID's spread over subsets, group sizes).
-NO_SUMMARY_KEYS = {"step", "n_fake", "n_real", "eval_seed", "eval_seconds"}
-NO_SUMMARY_SUFFIXES = ("_std", "_classes", "_pairs")
-
-
 def summary_direction(name: str) -> str | None:
     """"min" / "max" for W&B's summary of a metric, None for bookkeeping and reference numbers."""
-    from gan_lab.report.aggregate import direction
+    from gan_lab.report.aggregate import direction, is_bookkeeping
 
-    base = name.rpartition("/")[2]
-    if base in NO_SUMMARY_KEYS or base.startswith("n_") or base.endswith(NO_SUMMARY_SUFFIXES):
-        return None
-    return direction(name)
+    return None if is_bookkeeping(name) else direction(name)
 
 
 def provenance(result: dict) -> dict[str, str]:

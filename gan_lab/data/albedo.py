@@ -35,6 +35,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from gan_lab.data.base import SPLITS, ImageDataModule, resize_square
 from gan_lab.data.errors import DatasetNotFoundError
 from gan_lab.data.images import load_image
+from gan_lab.imaging import to_uint8
 from gan_lab.data.registry import register_dataset
 from gan_lab.registry import ConfigError
 
@@ -124,8 +125,7 @@ def cached_render_items(n: int, seed: int, size: int, render: Mapping | None, st
 def pack_items(items: list[dict]) -> dict:
     """Items -> uint8 images (what a PNG holds), bool masks, indices, tags."""
     b = stack_items(items)
-    q = lambda x: ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)  # noqa: E731
-    return {"input": q(b["input"]), "albedo": q(b["albedo"]), "mask": b["mask"] > 0.5, "index": b["index"],
+    return {"input": to_uint8(b["input"]), "albedo": to_uint8(b["albedo"]), "mask": b["mask"] > 0.5, "index": b["index"],
             "difficulty": b["difficulty"]}
 
 
@@ -254,8 +254,6 @@ def read_manifest(path: Path) -> dict[str, list[str]]:
             raise ConfigError(f"{path}, line {n}: not JSON ({e}); fix or delete the manifest") from None
         diff = rec.get("difficulty", (rec.get("params") or {}).get("difficulty", []))
         stems = {Path(v).stem for v in rec.values() if isinstance(v, str) and v.lower().endswith(IMAGE_SUFFIXES)}
-        for v in (rec.get("files") or {}).values() if isinstance(rec.get("files"), dict) else ():
-            stems.add(Path(v).stem)
         if "index" in rec:
             stems.add(f"{int(rec['index']):06d}")
         for s in stems:

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from gan_lab.imaging import to_uint8
 from gan_lab.registry import ConfigError, Registry
 
 BACKBONES: Registry[Callable[..., "FeatureExtractor"]] = Registry("feature backbone", "eval.backbone")
@@ -91,7 +92,7 @@ class ClassifierFeatures(FeatureExtractor):
 
 def to_uint8_rgb(images: Tensor) -> Tensor:
     """[-1, 1] floats -> uint8 [0, 255] (rounded, as a saved PNG); 1 channel -> 3 by repetition."""
-    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    x = to_uint8(images)
     if x.size(1) == 1:
         x = x.expand(-1, 3, -1, -1)
     if x.size(1) != 3:

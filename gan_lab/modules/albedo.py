@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from gan_lab.losses import gradient_penalty
 from gan_lab.metrics.albedo import ALBEDO_METRICS, ssim_map
-from gan_lab.modules.base import ConditionalGANModule, step_uncounted
+from gan_lab.modules.base import ConditionalGANModule
 from gan_lab.modules.registry import register_module
 from gan_lab.nets import PatchDiscriminator, UNetGenerator
 from gan_lab.registry import ConfigError
@@ -120,25 +120,14 @@ class AlbedoTranslator(ConditionalGANModule):
                 logs["gp"] = gradient_penalty(self.D(x, y_hat), y_hat)
                 d_loss = d_loss + self.lambda_gp * logs["gp"]
             logs["d_loss"] = d_loss
-            self._check_finite(logs)
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss)
-            opt_d.step()
-            self.untoggle_optimizer(opt_d)
+            self._optimise(opt_d, d_loss, logs)
         else:
             (opt_g,) = opts
         if self.D is None or self.global_step % self.n_critic == 0:
-            if self.D is not None:
-                self.toggle_optimizer(opt_g)
+            self.toggle_optimizer(opt_g)
             g_logs = self.generator_losses(x, y, mask, self.G(x))
-            self._check_finite(g_logs)
-            opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_logs["g_loss"])
-            if self.D is not None:
-                step_uncounted(opt_g)  # one iteration = one D update = one global step
-                self.untoggle_optimizer(opt_g)
-            else:
-                opt_g.step()  # no D: the generator step is the iteration
+            # one iteration = one D update = one global step; with no D the generator step is the iteration
+            self._optimise(opt_g, g_logs["g_loss"], g_logs, counted=self.D is None)
             self._update_ema()
             logs.update(g_logs)
         self._after_iteration()

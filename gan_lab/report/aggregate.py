@@ -40,6 +40,12 @@ IGNORED_KEYS = ("seed", "run_name", "ckpt_path", "paths", "dataset.root", "logge
 LABEL_FALLBACK_KEYS = ("model.name", "loss.name", "dataset.name")
 
 
+def is_bookkeeping(key: str) -> bool:
+    """Counts, timings, seeds and spreads recorded beside the metrics (not ranked, no best value)."""
+    base = key.rpartition("/")[2]
+    return base in BOOKKEEPING or base.startswith("n_") or base.endswith(BOOKKEEPING_SUFFIXES)
+
+
 def direction(metric: str) -> str | None:
     """"min", "max" or None (unknown, or a reference number: not ranked)."""
     if metric in REFERENCE_METRICS:
@@ -143,7 +149,7 @@ def metric_names(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
     for run in runs:
         for rec in run.records:
             for k, v in rec.items():
-                if k in BOOKKEEPING or k.endswith(BOOKKEEPING_SUFFIXES) or k.startswith("n_") or isinstance(v, bool):
+                if is_bookkeeping(k) or isinstance(v, bool):
                     continue
                 if isinstance(v, (int, float)):
                     names.add(k)

@@ -24,18 +24,10 @@ _KEY_IGNORED = ("ckpt_path=", "hydra.", "hydra/", "paths.", "logger", "+logger",
 
 def final_record(run_dir: Path) -> dict | None:
     """The last ``"kind": "final"`` evaluation in <run_dir>/metrics.jsonl (None if the run never finished)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return None
-    final = None
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by a kill: not a finished evaluation
-            continue
-        if isinstance(record, dict) and record.get("kind") == "final":
-            final = record
-    return final
+    from gan_lab.report.runs import load_metrics  # skips a line cut short by a kill
+
+    finals = [r for r in load_metrics(Path(run_dir) / "metrics.jsonl", []) if r.get("kind") == "final"]
+    return finals[-1] if finals else None
 
 
 def is_finished(cfg: DictConfig, run_dir: Path) -> dict | None:

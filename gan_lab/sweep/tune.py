@@ -17,7 +17,6 @@ each trial is one ordinary ``gan-lab train`` process:
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.registry import ConfigError
+from gan_lab.report.runs import finite
 from gan_lab.sweep.jobs import final_record
 
 USAGE = "gan-lab tune [hparams_search=margin_optuna] [hydra overrides ...]  (= gan-lab train -m hparams_search=...)"
@@ -102,7 +102,7 @@ def run_trial(number: int, params: dict, base_argv: list[str], sweep_dir: Path, 
     if record is None:
         return None, f"no final evaluation in {run_dir / 'metrics.jsonl'}"
     value = record.get(metric)
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not finite(value):
         return None, (f"optimized_metric={metric!r} is not a finite number in the final evaluation "
                       f"(keys: {', '.join(k for k in record if not k.startswith('n_'))})")
     return float(value), ""

@@ -22,12 +22,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from gan_lab.cli_args import parse_kv
+from gan_lab.imaging import save_image
 from gan_lab.registry import ConfigError
 from gan_lab.synth.config import RenderConfig
 from gan_lab.synth.render import render_batch
@@ -53,8 +52,8 @@ def _bool(args: dict, key: str) -> bool:
 
 
 def _png(t: torch.Tensor, path: Path) -> None:
-    arr = (t.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    Image.fromarray(np.ascontiguousarray(arr[..., 0] if arr.shape[2] == 1 else arr)).save(path)
+    """Save a (C, H, W) image in [0, 1] as PNG (gan_lab.imaging works in [-1, 1])."""
+    save_image(t.detach().cpu() * 2 - 1, path)
 
 
 def run(out: str, n: int, size: int = 128, seed: int = 0, batch: int = 16, artwork: str | None = None,
