@@ -65,16 +65,19 @@ class AlbedoEvaluator:
     def __init__(self, datamodule, eval_cfg: Mapping):
         self.dm = datamodule
         self.split = dict(eval_cfg).get("split", "test")
-        self._data: dict | None = None
+        self._data: dict[str, dict] = {}
 
-    def data(self) -> dict:
-        if self._data is None:
-            self._data = held_out(self.dm, self.split)
-        return self._data
+    def data(self, split: str | None = None) -> dict:
+        split = split or self.split
+        if split not in self._data:
+            self._data[split] = held_out(self.dm, split)
+        return self._data[split]
 
-    def run(self, module, metrics: Sequence[str], n_samples: int, seed: int, progress: bool = False) -> dict:
-        """The first ``n_samples`` held-out items (fixed; ``seed`` is unused: the renders are fixed)."""
-        data = self.data()
+    def run(self, module, metrics: Sequence[str], n_samples: int, seed: int, progress: bool = False,
+            split: str | None = None) -> dict:
+        """The first ``n_samples`` held-out items of ``split`` (default ``eval.split``; fixed renders, so
+        ``seed`` is unused)."""
+        data = self.data(split)
         n = min(int(n_samples), data["input"].size(0))
         sub = {k: v[:n] for k, v in data.items()}
         was_training = module.training
@@ -83,5 +86,5 @@ class AlbedoEvaluator:
         module.train(was_training)
         result = evaluate_predictions(pred, sub, metrics)
         result["n_fake"] = n
-        result["eval_split"] = self.split
+        result["eval_split"] = split or self.split
         return result

@@ -38,10 +38,12 @@ def validate_config(cfg: DictConfig) -> None:
 
     module_cls = MODULES.get(cfg.model.module)
     if getattr(module_cls, "uses_head", True):  # modules without a classifier head (albedo) skip the dry run
-        head_kw = {k: cfg.loss[k] for k in ("scale", "margin") if k in cfg.loss}
-        if cfg.loss.name == "aam":
-            head_kw["easy_margin"] = cfg.loss.get("easy_margin", False)
-        build_head(cfg.loss.name, 2, 2, **head_kw)  # dry run: the head's own range checks (e.g. sphereface's integer m)
+        from gan_lab.modules.base import head_options
+
+        build_head(cfg.loss.name, 2, 2, **head_options(cfg.loss))  # dry run: the head's own range checks
+        ref = cfg.loss.get("cls_reference_scale")
+        if ref is not None and not (isinstance(ref, (int, float)) and ref > 0):
+            raise ConfigError(f"loss.cls_reference_scale={ref} is invalid; allowed: a number > 0, or null")
     ADVERSARIAL.get(cfg.loss.adversarial)
     DATASETS.get(cfg.dataset.name)
     metric_registry = getattr(module_cls, "metric_registry", METRICS)  # albedo: gan_lab.metrics.albedo

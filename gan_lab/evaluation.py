@@ -84,7 +84,8 @@ class Evaluator:
             self._real[split] = stack_split(self.dm.dataset(split))
         return self._real[split]
 
-    def run(self, module, metrics: Sequence[str], n_samples: int, seed: int, progress: bool = True) -> dict:
+    def run(self, module, metrics: Sequence[str], n_samples: int, seed: int, progress: bool = True,
+            split: str | None = None) -> dict:
         """Generate ``n_samples`` with the module's EMA generator and compute ``metrics``.
 
         ``progress``: one bar over the stages (generate, then each metric) that appears only when the
@@ -94,7 +95,7 @@ class Evaluator:
         self._check(names)
         model, test_acc = self.classifier()
         model.to(getattr(module, "device", None) or "cpu")  # judge on the GPU when the module is on one
-        real_x, real_y = self.real(self.cfg.get("split", "test"))
+        real_x, real_y = self.real(split or self.cfg.get("split", "test"))
         with tqdm(total=len(names) + 1, desc=f"evaluate ({n_samples} samples)", disable=not progress, leave=False,
                   delay=2) as bar:
             bar.set_postfix_str("generate", refresh=False)

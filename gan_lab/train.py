@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.config import CONF_DIR, resolve_ckpt_path, validate_config
 from gan_lab.launch.slurm import cluster_plugins
-from gan_lab.sweep.jobs import final_record, is_finished, preflight
+from gan_lab.sweep.jobs import final_record, is_finished, preflight, selection_record
 from gan_lab.summary import format_summary
 
 log = logging.getLogger("gan_lab")
@@ -64,12 +64,24 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
     return [logger]
 
 
+def diagnostics_callbacks(cfg: DictConfig, module, run_dir: Path) -> list:
+    """The diagnostics callback when the module declares diagnostics and they are switched on."""
+    from gan_lab.callbacks.diagnostics import Diagnostics
+
+    every = cfg.diagnostics.every_n_steps
+    every = cfg.eval.every_n_steps if every is None else every
+    if not module.has_diagnostics or not every:
+        return []
+    return [Diagnostics(run_dir, every, cfg.diagnostics.n_images)]
+
+
 def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     """Train one model as configured; returns (final metrics, objects: trainer, module, datamodule)."""
     from gan_lab.callbacks import PeriodicEvaluation, SampleGrids
     from gan_lab.callbacks.config_in_checkpoint import ConfigInCheckpoint
     from gan_lab.callbacks.last_checkpoint import LastCheckpoint, save_atomically
     from gan_lab.callbacks.progress import StepProgressBar
+    from gan_lab.callbacks.train_record import TrainRecord
     from gan_lab.data import build_datamodule
     from gan_lab.evaluation import Evaluator
     from gan_lab.modules import MODULES
@@ -97,6 +109,7 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
         evaluator, run_dir / "metrics.jsonl", every_n_steps=cfg.eval.every_n_steps, n_samples=cfg.eval.n_samples,
         final_n_samples=cfg.eval.final_n_samples, metrics=list(cfg.eval.metrics),
         final_metrics=list(cfg.eval.final_metrics), seed=cfg.seed,
+        select_split=cfg.eval.get("select_split"), report_split=cfg.eval.split,
     )
     samples_cb = SampleGrids(run_dir / "samples", cfg.samples.every_n_steps, cfg.samples.n_inputs,
                              cfg.samples.max_classes, seed=cfg.seed)
@@ -108,7 +121,9 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
             auto_insert_metric_name=False,
         ))
     trainer = pl.Trainer(
-        **_to_dict(cfg.trainer), callbacks=[samples_cb, eval_cb, *ckpt_cbs, ConfigInCheckpoint(_to_dict(cfg))]
+        **_to_dict(cfg.trainer), callbacks=[samples_cb, eval_cb, *ckpt_cbs, ConfigInCheckpoint(_to_dict(cfg)),
+                              TrainRecord(run_dir / "train_metrics.jsonl", cfg.trainer.log_every_n_steps),
+                              *diagnostics_callbacks(cfg, module, run_dir)]
         + ([StepProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []),
         logger=build_loggers(cfg, run_dir) or False, default_root_dir=str(run_dir),
         plugins=cluster_plugins(cfg) or None,  # SLURMEnvironment(auto_requeue) inside a SLURM job
@@ -127,7 +142,9 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     for logger in trainer.loggers:
         if hasattr(logger, "experiment") and trainer.is_global_zero:
             logger.experiment.finish()
-    return metrics, {"trainer": trainer, "module": module, "datamodule": dm, "run_dir": run_dir}
+    selection = dict(eval_cb.selection_result or selection_record(run_dir) or metrics)
+    return metrics, {"trainer": trainer, "module": module, "datamodule": dm, "run_dir": run_dir,
+                     "selection": selection}
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
@@ -137,13 +154,16 @@ def hydra_main(cfg: DictConfig) -> float | None:
 
     try:
         done = preflight(cfg)  # refuses DDP that would re-run a local sweep; a finished job returns its record
-        metrics = done if done is not None else train(cfg)[0]
+        if done is not None:
+            selection = selection_record(Path(cfg.paths.output_dir)) or done
+        else:
+            selection = train(cfg)[1]["selection"]
     except user_error_types() as e:
         log.error("%s", e)
         print(f"gan-lab train: error: {e}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
     key = cfg.get("optimized_metric")
-    return metrics.get(key) if key else None
+    return selection.get(key) if key else None  # measured on eval.select_split (val), not on test
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -386,3 +386,26 @@ def test_train_two_steps_on_folder(tmp_path, cache_dir, folder_root):
     assert objs["trainer"].global_step == 2 and objs["datamodule"].num_classes == 3
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
     assert 0.0 <= metrics["gan_test"] <= 1.0
+
+
+def test_hflip_flips_training_items_only_and_about_half_of_them():
+    from gan_lab.data import build_datamodule
+
+    dm = build_datamodule({"name": "digits", "image_size": 16, "batch_size": 8, "hflip": True})
+    dm.setup()
+    torch.manual_seed(0)
+    base = dm.dataset("train")
+    flipped = dm.train_dataloader().dataset
+    outcomes = []
+    for i in range(200):
+        img, label = flipped[i]
+        orig, orig_label = base[i]
+        assert label == orig_label
+        assert torch.equal(img, orig) or torch.equal(img, orig.flip(-1))
+        if not torch.equal(orig, orig.flip(-1)):
+            outcomes.append(torch.equal(img, orig.flip(-1)))
+    assert 0.3 < sum(outcomes) / len(outcomes) < 0.7
+    x, _ = next(iter(dm.val_dataloader()))
+    torch.testing.assert_close(x, torch.stack([dm.dataset("val")[i][0] for i in range(x.size(0))]), rtol=0, atol=0)
+    off = build_datamodule({"name": "digits", "image_size": 16, "batch_size": 8})
+    assert off.train_dataloader().dataset is off.dataset("train")  # off by default (digits)

@@ -65,8 +65,10 @@ class PeriodicEvaluation(pl.Callback):
 
     def __init__(self, evaluator, jsonl_path: str | Path, every_n_steps: int, n_samples: int,
                  final_n_samples: int, metrics: Sequence[str], final_metrics: Sequence[str], seed: int,
-                 progress: bool | None = None):
+                 progress: bool | None = None, select_split: str | None = None, report_split: str | None = None):
         self.evaluator = evaluator
+        self.select_split, self.report_split = select_split, report_split
+        self.selection_result: dict | None = None  # the cheap metrics on select_split at the end (the objective)
         self.jsonl_path = Path(jsonl_path)
         self.every = every_n_steps
         self.n, self.final_n = n_samples, final_n_samples
@@ -77,47 +79,67 @@ class PeriodicEvaluation(pl.Callback):
         self._defined: set[str] = set()
         self._step_metric_defined = False
 
-    def _define_summaries(self, trainer: pl.Trainer, names) -> None:
+    def _define_summaries(self, trainer: pl.Trainer, names, prefix: str = "eval") -> None:
         """define_metric once per metric: x axis = training step; summary = its best (min or max)."""
         for logger in trainer.loggers:
             exp = getattr(logger, "experiment", None)
             if exp is None or not hasattr(exp, "define_metric"):
                 continue
             if not self._step_metric_defined:
-                exp.define_metric("eval/*", step_metric="trainer/global_step")
+                for p in ("eval", "val", "train", "geometry", "grad", "critic"):
+                    exp.define_metric(f"{p}/*", step_metric="trainer/global_step")
             for name in names:
                 how = summary_direction(name)
-                if how and name not in self._defined:
-                    exp.define_metric(f"eval/{name}", step_metric="trainer/global_step", summary=how)
+                if how and f"{prefix}/{name}" not in self._defined:
+                    exp.define_metric(f"{prefix}/{name}", step_metric="trainer/global_step", summary=how)
         self._step_metric_defined = True
-        self._defined.update(names)
+        self._defined.update(f"{prefix}/{n}" for n in names)
 
     def _progress(self, trainer: pl.Trainer) -> bool:
         if self.progress is not None:
             return bool(self.progress)
         return getattr(trainer, "progress_bar_callback", None) is not None
 
-    def evaluate(self, trainer: pl.Trainer, module, final: bool) -> dict:
-        result = None
-        if trainer.is_global_zero:
-            t0 = time.time()
-            names = self.final_metrics if final else self.metrics
-            result = self.evaluator.run(module, names, self.final_n if final else self.n, self.seed,
-                                        progress=self._progress(trainer))
-            result = {"step": trainer.global_step, "kind": "final" if final else "periodic", **result,
-                      "eval_seconds": round(time.time() - t0, 2)}
-            append_jsonl(self.jsonl_path, result)
-            self._log(trainer, result)
-        result = trainer.strategy.broadcast(result, src=0)
-        self.last_result = result
+    def _run(self, trainer: pl.Trainer, module, kind: str, names: list[str], n: int, split: str | None) -> dict:
+        t0 = time.time()
+        kw = {} if split is None else {"split": split}
+        result = self.evaluator.run(module, names, n, self.seed, progress=self._progress(trainer), **kw)
+        result = {"step": trainer.global_step, "kind": kind, **({"split": split} if split else {}), **result,
+                  "eval_seconds": round(time.time() - t0, 2)}
+        append_jsonl(self.jsonl_path, result)
+        self._log(trainer, result)
         return result
 
+    def evaluate(self, trainer: pl.Trainer, module, final: bool) -> dict:
+        """Periodic: the cheap metrics on the selection split (``val``: best checkpoint). Final: the cheap
+        metrics on the selection split again (kind ``final_val``: the sweep objective), then the final
+        metrics on the report split (kind ``final``: the numbers to publish)."""
+        result = selection = None
+        if trainer.is_global_zero:
+            if not final:
+                result = self._run(trainer, module, "periodic", self.metrics, self.n, self.select_split)
+            else:
+                if self.metrics and self.select_split and self.select_split != self.report_split:
+                    selection = self._run(trainer, module, "final_val", self.metrics, self.n, self.select_split)
+                result = self._run(trainer, module, "final", self.final_metrics, self.final_n, self.report_split)
+        result, selection = trainer.strategy.broadcast((result, selection), src=0)
+        self.last_result = result
+        if final:
+            self.selection_result = selection or result
+        return result
+
+    def prefix(self, result: dict) -> str:
+        """W&B key prefix: ``val/`` for the selection split, ``eval/`` for the reported (test) split."""
+        split = result.get("split")
+        return "val" if split is not None and split == self.select_split != self.report_split else "eval"
+
     def _log(self, trainer: pl.Trainer, result: dict) -> None:
+        p = self.prefix(result)
         numbers = {k: v for k, v in scalars(result).items() if k != "step"}
-        self._define_summaries(trainer, numbers)
-        values = {f"eval/{k}": v for k, v in numbers.items()}
+        self._define_summaries(trainer, numbers, p)
+        values = {f"{p}/{k}": v for k, v in numbers.items()}
         values["trainer/global_step"] = result["step"]
-        strings = {f"eval/{k}": v for k, v in provenance(result).items()}
+        strings = {f"{p}/{k}": v for k, v in provenance(result).items() if k != "split"}
         for logger in trainer.loggers:
             logger.log_metrics(values, step=result["step"])
             summary = getattr(getattr(logger, "experiment", None), "summary", None)
@@ -126,15 +148,16 @@ class PeriodicEvaluation(pl.Callback):
             if "per_class_accuracy" in result and hasattr(logger, "log_table"):
                 names = getattr(trainer.lightning_module, "class_names", None)
                 rows = [[names[i] if names else str(i), float(a)] for i, a in enumerate(result["per_class_accuracy"])]
-                logger.log_table(key=f"eval/per_class_accuracy_{result['kind']}", columns=["class", "accuracy"],
+                logger.log_table(key=f"{p}/per_class_accuracy_{result['kind']}", columns=["class", "accuracy"],
                                  data=rows, step=result["step"])
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         if self.every > 0 and trainer.global_step % self.every == 0 and trainer.global_step < (trainer.max_steps or 0):
             result = self.evaluate(trainer, module, final=False)
+            p = self.prefix(result)
             for k, v in scalars(result).items():
                 if k != "step" and math.isfinite(v):
-                    module.log(f"eval/{k}", v, logger=False, sync_dist=False)
+                    module.log(f"{p}/{k}", v, logger=False, sync_dist=False)
 
     def on_train_end(self, trainer, module):
         self.evaluate(trainer, module, final=True)

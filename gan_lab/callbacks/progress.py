@@ -13,7 +13,7 @@ from pytorch_lightning.callbacks.progress import ProgressBar
 from tqdm.auto import tqdm
 
 # Shown in the bar's postfix when present in trainer.progress_bar_metrics / callback_metrics.
-POSTFIX_KEYS = ("d_loss", "g_l1", "eval/gan_test", "eval/fid_clf")
+POSTFIX_KEYS = ("d_loss", "g_l1", "val/gan_test", "val/fid_clf", "val/lmse")
 
 
 class StepProgressBar(ProgressBar):

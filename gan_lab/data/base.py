@@ -42,14 +42,33 @@ def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], 
     return {s: np.sort(np.concatenate(v)) for s, v in out.items()}
 
 
+class RandomHFlip(Dataset):
+    """Training-time augmentation: each item flipped left-right with probability 1/2 (torch's RNG, so a
+    seeded run draws the same flips). Labels are unchanged: RaFD expressions and CIFAR classes are
+    mirror-symmetric; digits are not, so digits leave it off."""
+
+    def __init__(self, base: Dataset):
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i):
+        image, label = self.base[i]
+        if torch.rand(()) < 0.5:
+            image = image.flip(-1)
+        return image, label
+
+
 class ImageDataModule(pl.LightningDataModule):
     """Base class: subclasses implement ``_load()`` returning {split: Dataset} and set class metadata."""
 
     name = "base"
 
     def __init__(self, root: str, image_size: int, batch_size: int = 16, num_workers: int = 0, split_seed: int = 0,
-                 eval_batch_size: int = 64):
+                 eval_batch_size: int = 64, hflip: bool = False):
         super().__init__()
+        self.hflip = bool(hflip)
         self.root = str(root)
         self.image_size = int(image_size)
         self.batch_size = int(batch_size)
@@ -75,7 +94,10 @@ class ImageDataModule(pl.LightningDataModule):
         return self._splits[split]
 
     def _loader(self, split: str, shuffle: bool, batch_size: int, drop_last: bool) -> DataLoader:
-        return DataLoader(self.dataset(split), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+        ds = self.dataset(split)
+        if split == "train" and self.hflip:  # training batches only: evaluation sees the images as they are
+            ds = RandomHFlip(ds)
+        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:

@@ -63,6 +63,10 @@ class ClassifierHead(nn.Module):
     """Base class: validates the shared arguments; subclasses implement ``logits`` and ``margin_logits``."""
 
     name = "head"
+    # True for heads that L2-normalise φ and score with s·cos θ: their loss gradient on φ grows like s/‖φ‖
+    # (the modules balance λ_cls by loss.cls_reference_scale / s; see README "A live critic").
+    normalised = False
+    accepts_easy_margin = False  # AAM only: the ``loss.easy_margin`` option
 
     def __init__(self, in_features: int, num_classes: int, scale: float = 30.0, margin: float = 0.5, **kw):
         super().__init__()
@@ -95,6 +99,10 @@ class ClassifierHead(nn.Module):
     def margin_logits(self, emb: Tensor, labels: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def class_directions(self) -> Tensor:
+        """(C, D) class weight vectors, un-normalised (label-geometry diagnostics normalise them)."""
+        raise NotImplementedError
+
     def forward(self, emb: Tensor, labels: Tensor) -> Tensor:
         return F.cross_entropy(self.margin_logits(emb, labels), labels.long())
 
@@ -122,12 +130,17 @@ class SoftmaxHead(ClassifierHead):
     def margin_logits(self, emb: Tensor, labels: Tensor) -> Tensor:
         return self.logits(emb)
 
+    def class_directions(self) -> Tensor:
+        return self.fc.weight
+
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, num_classes={self.num_classes} (scale/margin ignored)"
 
 
 class _CosineHead(ClassifierHead):
     """Shared by the angular heads: unit-norm class weights, cos θ in float32, margin on the target only."""
+
+    normalised = True
 
     def __init__(self, in_features: int, num_classes: int, scale: float, margin: float, **kw):
         super().__init__(in_features, num_classes, scale, margin, **kw)
@@ -140,6 +153,9 @@ class _CosineHead(ClassifierHead):
             x = F.normalize(emb.float(), dim=1)
             w = F.normalize(self.weight.float(), dim=1)
             return (x @ w.t()).clamp(-1.0, 1.0)
+
+    def class_directions(self) -> Tensor:
+        return self.weight
 
     def target_cosine(self, cos_y: Tensor) -> Tensor:
         """The target's margin-adjusted cosine-like score (before scaling), from its cos θ_y, shape (N,)."""
@@ -167,6 +183,7 @@ class AAMHead(_CosineHead):
     """
 
     name = "aam"
+    accepts_easy_margin = True
 
     def __init__(self, in_features: int, num_classes: int, scale: float = 30.0, margin: float = 0.5,
                  easy_margin: bool = False, **kw):

@@ -30,6 +30,7 @@ class AlbedoTranslator(ConditionalGANModule):
     """U-Net generator (+ conditional PatchGAN) trained on (photo, albedo, mask) batches."""
 
     uses_head = False  # no classifier head: config validation skips the head checks
+    has_diagnostics = False  # label-geometry diagnostics need a classifier head
     metric_registry = ALBEDO_METRICS  # eval.metrics name albedo metrics
 
     def __init__(self, *args, **kwargs):

@@ -9,6 +9,7 @@ counter (``step_uncounted``); ``trainer.max_steps=1000`` therefore means 1000 it
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any, Mapping
 
@@ -19,6 +20,9 @@ from torch import Tensor, nn
 
 from gan_lab.losses import build_adversarial, build_head, gradient_penalty
 from gan_lab.modules.ema import make_ema, update_ema
+
+
+log = logging.getLogger("gan_lab")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -47,6 +51,25 @@ def linear_decay(max_steps: int, decay_start: float):
         return max(0.0, (max_steps - step) / max(1, max_steps - start))
 
     return factor
+
+
+def head_options(loss_cfg: Mapping) -> dict:
+    """The head's constructor options from the ``loss`` config (``easy_margin`` only where the head has it)."""
+    from gan_lab.losses.margin import HEADS
+
+    kw = {k: loss_cfg[k] for k in ("scale", "margin") if k in loss_cfg}
+    if HEADS.get(loss_cfg["name"]).accepts_easy_margin:
+        kw["easy_margin"] = bool(loss_cfg.get("easy_margin", False))
+    return kw
+
+
+def balanced_lambda_cls(lambda_cls: float, head, reference_scale: float | None) -> float:
+    """λ_cls in use. A normalised head's loss gradient on φ grows linearly with its scale s, so its weight
+    is ``λ_cls · reference_scale / s``: at s = reference_scale (3 by default) the head's gradient on D's
+    trunk matches the soft-max head's (measured, README "A live critic"). null: λ_cls as configured."""
+    if reference_scale is None or not head.normalised:
+        return float(lambda_cls)
+    return float(lambda_cls) * float(reference_scale) / head.scale
 
 
 class ConditionalGANModule(pl.LightningModule):
@@ -80,16 +103,21 @@ class ConditionalGANModule(pl.LightningModule):
         self.seed = seed
         self.use_channels_last = channels_last
         self.adv = build_adversarial(self.loss_cfg["adversarial"])
-        self.lambda_cls = float(self.loss_cfg.get("lambda_cls", 1.0))
+        self.lambda_cls_config = float(self.loss_cfg.get("lambda_cls", 1.0))
+        self.lambda_cls = self.lambda_cls_config  # the weight in use; balanced for normalised heads in _build_head
         self.lambda_gp = float(self.loss_cfg.get("lambda_gp", 0.0))
         self.n_critic = int(self.model_cfg["optim"].get("n_critic", 1))
+        self.last_logs: dict[str, float] = {}  # the latest iteration's losses (train_metrics.jsonl)
 
     # -- construction helpers for subclasses -------------------------------------------------
     def _build_head(self, embed_dim: int) -> nn.Module:
-        kw = {k: self.loss_cfg[k] for k in ("scale", "margin") if k in self.loss_cfg}
-        if self.loss_cfg["name"] == "aam":
-            kw["easy_margin"] = bool(self.loss_cfg.get("easy_margin", False))
-        return build_head(self.loss_cfg["name"], embed_dim, self.num_classes, **kw)
+        head = build_head(self.loss_cfg["name"], embed_dim, self.num_classes, **head_options(self.loss_cfg))
+        self.lambda_cls = balanced_lambda_cls(self.lambda_cls_config, head, self.loss_cfg.get("cls_reference_scale"))
+        if self.lambda_cls != self.lambda_cls_config:
+            log.info("head %s (s=%g): lambda_cls %g in use (= loss.lambda_cls %g * loss.cls_reference_scale %g / s)",
+                     head.name, head.scale, self.lambda_cls, self.lambda_cls_config,
+                     self.loss_cfg["cls_reference_scale"], head.scale)
+        return head
 
     def _finish_build(self) -> None:
         self.G_ema = make_ema(self.G)
@@ -134,7 +162,122 @@ class ConditionalGANModule(pl.LightningModule):
         x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
         return gradient_penalty(self.D(x_hat)[0], x_hat)
 
+    # -- the shared training step; subclasses declare the task through four hooks ------------------
+    def sample_targets(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """(generator input, target labels) for a real batch: translation (x, random other classes),
+        generation (noise, random classes)."""
+        raise NotImplementedError
+
+    def generate(self, g_input: Tensor, y_trg: Tensor) -> Tensor:
+        """The training generator's output for ``g_input`` and target labels (with grad when enabled)."""
+        raise NotImplementedError
+
+    def generator_extra_terms(self, x: Tensor, y: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        """Task-specific generator terms beyond adversarial + classification (translation: g_rec)."""
+        return {}
+
+    def loss_weights(self) -> dict[str, float]:
+        """The weight of every loss term by name (the totals d_loss / g_loss are their weighted sums)."""
+        return {"d_adv": 1.0, "d_cls": self.lambda_cls, "gp": self.lambda_gp, "g_adv": 1.0, "g_cls": self.lambda_cls}
+
+    def discriminator_terms(self, x: Tensor, y: Tensor, fake: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """D's loss terms (adversarial on real vs fake, head on real with source labels, gradient penalty)
+        and D's outputs (``out_real``, ``emb_real``, ``out_fake``, ``emb_fake``)."""
+        out_real, emb_real = self.D(x)
+        out_fake, emb_fake = self.D(fake)
+        terms = {"d_adv": self.adv.d_loss(out_real, out_fake), "d_cls": self.head(emb_real, y)}
+        if self.lambda_gp > 0:
+            terms["gp"] = self._gradient_penalty(x, fake)
+        return terms, {"out_real": out_real, "emb_real": emb_real, "out_fake": out_fake, "emb_fake": emb_fake}
+
+    def generator_terms(self, x: Tensor, y: Tensor, y_trg: Tensor, fake: Tensor) -> tuple[dict[str, Tensor], Tensor]:
+        """G's loss terms (adversarial, head on the fake with its target label, task extras) and φ(fake)."""
+        out_fake, emb_fake = self.D(fake)
+        terms = {"g_adv": self.adv.g_loss(out_fake), "g_cls": self.head(emb_fake, y_trg)}
+        terms.update(self.generator_extra_terms(x, y, fake))
+        return terms, emb_fake
+
+    def weighted_sum(self, terms: Mapping[str, Tensor]) -> Tensor:
+        w = self.loss_weights()
+        return sum(w[k] * v for k, v in terms.items())
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        x = self._as_input(x)
+        g_input, y_trg = self.sample_targets(x, y)
+        opt_d, opt_g = self.optimizers()
+
+        # Discriminator (and head) update: the head learns from real images with their source labels.
+        self.toggle_optimizer(opt_d)
+        with torch.no_grad():
+            fake = self.generate(g_input, y_trg)
+        terms, out = self.discriminator_terms(x, y, fake)
+        d_loss = self.weighted_sum(terms)
+        logs = {**terms, "d_loss": d_loss}
+        self._optimise(opt_d, d_loss, logs)
+        with torch.no_grad():
+            logs["d_acc_real"] = (self.head.logits(out["emb_real"].detach()).argmax(1) == y).float().mean()
+
+        # Generator update every n_critic iterations: its outputs should be classified as the target.
+        if self.global_step % self.n_critic == 0:
+            self.toggle_optimizer(opt_g)
+            g_terms, emb_fake = self.generator_terms(x, y, y_trg, self.generate(g_input, y_trg))
+            g_loss = self.weighted_sum(g_terms)
+            g_logs = {**g_terms, "g_loss": g_loss}
+            self._optimise(opt_g, g_loss, g_logs, counted=False)
+            self._update_ema()
+            with torch.no_grad():
+                g_logs["g_acc_fake"] = (self.head.logits(emb_fake.detach()).argmax(1) == y_trg).float().mean()
+            logs.update(g_logs)
+        self._after_iteration()
+        self._log_iteration(logs)
+
+    # -- diagnostics: the label geometry and the balance of the loss terms ---------------------------
+    has_diagnostics = True  # a module without a classifier head (albedo) sets False
+
+    def diagnostics(self, x: Tensor, y: Tensor) -> tuple[dict[str, float], dict[str, Tensor]]:
+        """On a fixed real batch: ``geometry/*``, ``grad/*`` (norm of each weighted term's gradient on D's
+        last shared layer and on G's output) and ``critic/wasserstein``; plus tensors for the plots
+        (``weight_cos`` (C, C), ``cos_target_real``, ``cos_target_fake``). Leaves no trace in training:
+        RNG streams are forked, gradients are taken with ``autograd.grad`` and buffers are restored."""
+        from gan_lab.metrics.geometry import cosine_to_class, label_geometry, weight_cosines
+
+        x = self._as_input(x.to(self.device))
+        y = y.to(self.device)
+        buffers = {k: v.clone() for k, v in self.named_buffers()}
+        w = self.loss_weights()
+        with torch.random.fork_rng(devices=[]), torch.enable_grad():
+            torch.manual_seed(self.seed + self.global_step)
+            g_input, y_trg = self.sample_targets(x, y)
+            with torch.no_grad():
+                fake = self.generate(g_input, y_trg)
+            terms, out = self.discriminator_terms(x, y, fake)
+            layer = self.D.shared_layer()
+            scalars = {f"grad/{k}": self._grad_norm(w[k] * v, layer) for k, v in terms.items()}
+            fake = fake.detach().requires_grad_(True)
+            g_terms, _ = self.generator_terms(x, y, y_trg, fake)
+            scalars.update({f"grad/{k}": self._grad_norm(w[k] * v, fake) for k, v in g_terms.items()})
+        with torch.no_grad():
+            for k, b in self.named_buffers():
+                b.copy_(buffers[k])
+        directions = self.head.class_directions().detach()
+        emb_real, emb_fake = out["emb_real"].detach().float(), out["emb_fake"].detach().float()
+        geo = label_geometry(directions, emb_real, y, emb_fake, y_trg)
+        scalars.update({f"geometry/{k}": v for k, v in geo.items()})
+        scalars["critic/wasserstein"] = float(out["out_real"].detach().float().mean() - out["out_fake"].detach().float().mean())
+        tensors = {"weight_cos": weight_cosines(directions).float().cpu(),
+                   "cos_target_real": cosine_to_class(emb_real, y, directions).float().cpu(),
+                   "cos_target_fake": cosine_to_class(emb_fake, y_trg, directions).float().cpu()}
+        return scalars, tensors
+
+    @staticmethod
+    def _grad_norm(loss: Tensor, wrt: Tensor) -> float:
+        (g,) = torch.autograd.grad(loss, wrt, retain_graph=True, allow_unused=True)
+        return 0.0 if g is None else float(g.detach().float().norm())
+
     def _log_iteration(self, logs: Mapping[str, Tensor]) -> None:
+        if self.global_step % max(1, self.trainer.log_every_n_steps) == 0:  # one host sync per logged step
+            self.last_logs = {k: float(v.detach()) for k, v in logs.items()}
         self.log_dict({f"train/{k}": v.detach().float() for k, v in logs.items()}, prog_bar=False)
         self.log("d_loss", logs["d_loss"].detach().float(), prog_bar=True, logger=False)
 

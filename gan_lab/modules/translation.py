@@ -1,6 +1,6 @@
 """Multi-domain image-to-image translation (StarGAN design) with a selectable classifier head.
 
-D loss: adv(real, fake) + λ_cls·head(φ(x), c_src) + λ_gp·GP
+D loss: adv(real, fake) + λ_cls·head(φ(x), c_src) + λ_gp·GP          (ConditionalGANModule.training_step)
 G loss: adv(fake) + λ_cls·head(φ(G(x, c)), c) + λ_rec·|x − G(G(x, c), c_src)|₁
 The head is trained only by the discriminator update, on real images with their source labels;
 the generator is trained so its outputs are classified as the target label (Sapkota et al. 2021).
@@ -41,49 +41,18 @@ class TranslationGAN(ConditionalGANModule):
         shift = torch.randint(1, self.num_classes, labels.shape, device=labels.device)
         return (labels + shift) % self.num_classes
 
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        x = self._as_input(x)
-        y_trg = self.random_targets(y)
-        c_src, c_trg = self.onehot(y), self.onehot(y_trg)
-        opt_d, opt_g = self.optimizers()
+    def loss_weights(self) -> dict[str, float]:
+        return {**super().loss_weights(), "g_rec": self.lambda_rec}
 
-        # Discriminator (and head) update.
-        self.toggle_optimizer(opt_d)
-        with torch.no_grad():
-            fake = self.G(x, c_trg)
-        out_real, emb_real = self.D(x)
-        out_fake, _ = self.D(fake)
-        d_adv = self.adv.d_loss(out_real, out_fake)
-        d_cls = self.head(emb_real, y)
-        d_loss = d_adv + self.lambda_cls * d_cls
-        logs = {"d_adv": d_adv, "d_cls": d_cls}
-        if self.lambda_gp > 0:
-            gp = self._gradient_penalty(x, fake)
-            d_loss = d_loss + self.lambda_gp * gp
-            logs["gp"] = gp
-        logs["d_loss"] = d_loss
-        self._optimise(opt_d, d_loss, logs)
-        with torch.no_grad():
-            logs["d_acc_real"] = (self.head.logits(emb_real.detach()).argmax(1) == y).float().mean()
+    def sample_targets(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        return x, self.random_targets(y)
 
-        # Generator update every n_critic iterations.
-        if (self.global_step) % self.n_critic == 0:
-            self.toggle_optimizer(opt_g)
-            fake = self.G(x, c_trg)
-            out_fake, emb_fake = self.D(fake)
-            g_adv = self.adv.g_loss(out_fake)
-            g_cls = self.head(emb_fake, y_trg)
-            g_rec = F.l1_loss(self.G(fake, c_src).float(), x.float())
-            g_loss = g_adv + self.lambda_cls * g_cls + self.lambda_rec * g_rec
-            g_logs = {"g_adv": g_adv, "g_cls": g_cls, "g_rec": g_rec, "g_loss": g_loss}
-            self._optimise(opt_g, g_loss, g_logs, counted=False)
-            self._update_ema()
-            with torch.no_grad():
-                g_logs["g_acc_fake"] = (self.head.logits(emb_fake.detach()).argmax(1) == y_trg).float().mean()
-            logs.update(g_logs)
-        self._after_iteration()
-        self._log_iteration(logs)
+    def generate(self, g_input: Tensor, y_trg: Tensor) -> Tensor:
+        return self.G(g_input, self.onehot(y_trg))
+
+    def generator_extra_terms(self, x: Tensor, y: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        """Cycle reconstruction: translating the fake back to the source label must give the input."""
+        return {"g_rec": F.l1_loss(self.G(fake, self.onehot(y)).float(), x.float())}
 
     # -- sampling API ------------------------------------------------------------------------
     @torch.no_grad()

@@ -32,5 +32,30 @@ def init_weights(module: nn.Module, std: float = 0.02) -> None:
             nn.init.zeros_(m.bias)
 
 
+D_INITS = ("default", "dcgan")
+EMB_NORMS = ("none", "layer")
+
+
+def init_discriminator(module: nn.Module, kind: str, key: str = "model.discriminator.init") -> None:
+    """``default``: PyTorch's own initialisation (official StarGAN / BigGAN-style discriminators);
+    ``dcgan``: N(0, 0.02). The DCGAN start shrinks every layer, so an un-normalised D's embedding has
+    ‖φ‖ ≈ 0.02, and a normalised head's gradient (∝ s/‖φ‖) then swamps the critic's (see README)."""
+    if kind == "dcgan":
+        init_weights(module)
+    elif kind != "default":
+        raise ConfigError(f"{key}={kind!r} is not a known initialisation; allowed: {', '.join(D_INITS)}")
+
+
+def embedding_norm(kind: str, dim: int, key: str = "model.discriminator.emb_norm") -> nn.Module:
+    """``layer``: LayerNorm without affine on φ(x), so ‖φ‖ = sqrt(embed_dim) whatever the trunk's scale
+    (ArcFace normalises its embedding with BatchNorm; LayerNorm is per-sample, safe under the gradient
+    penalty); ``none``: identity."""
+    if kind == "layer":
+        return nn.LayerNorm(dim, elementwise_affine=False)
+    if kind == "none":
+        return nn.Identity()
+    raise ConfigError(f"{key}={kind!r} is not a known embedding norm; allowed: {', '.join(EMB_NORMS)}")
+
+
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())

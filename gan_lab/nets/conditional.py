@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from gan_lab.nets.blocks import init_weights, norm2d
+from gan_lab.nets.blocks import embedding_norm, init_discriminator, init_weights, norm2d
 from gan_lab.registry import ConfigError
 
 SIZES = (8, 16, 32, 64, 128)
@@ -50,7 +50,8 @@ class ConditionalGenerator(nn.Module):
 class ConditionalDiscriminator(nn.Module):
     """(adv score (N, 1), embedding (N, embed_dim))."""
 
-    def __init__(self, image_size: int, channels: int, width: int = 64, embed_dim: int = 128):
+    def __init__(self, image_size: int, channels: int, width: int = 64, embed_dim: int = 128,
+                 init: str = "default", emb_norm: str = "layer"):
         super().__init__()
         n = _n_stages(image_size)
         layers, dim = [nn.Conv2d(channels, width, 3, 1, 1), nn.LeakyReLU(0.2)], width
@@ -61,8 +62,13 @@ class ConditionalDiscriminator(nn.Module):
         self.main = nn.Sequential(*layers)
         self.adv = nn.Linear(dim * 16, 1)
         self.emb = nn.Linear(dim * 16, embed_dim)
-        init_weights(self)
+        self.emb_norm = embedding_norm(emb_norm, embed_dim)
+        init_discriminator(self, init)
+
+    def shared_layer(self) -> nn.Parameter:
+        """The weight of the last layer shared by the critic and the embedding (for gradient diagnostics)."""
+        return self.main[-2].weight
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.main(x).flatten(1)
-        return self.adv(h), self.emb(h)
+        return self.adv(h), self.emb_norm(self.emb(h))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from gan_lab.nets.blocks import init_weights, norm2d
+from gan_lab.nets.blocks import embedding_norm, init_discriminator, init_weights, norm2d
 from gan_lab.registry import ConfigError
 
 
@@ -66,7 +66,8 @@ def check_patch_size(image_size: int, n_layers: int) -> None:
 class StarGANDiscriminator(nn.Module):
     """PatchGAN: (real/fake patch map (N,1,h,w), embedding φ(x) (N, embed_dim)). No norm (gradient penalty)."""
 
-    def __init__(self, image_size: int, channels: int, conv_dim: int = 64, n_layers: int = 6, embed_dim: int = 128):
+    def __init__(self, image_size: int, channels: int, conv_dim: int = 64, n_layers: int = 6, embed_dim: int = 128,
+                 init: str = "default", emb_norm: str = "layer"):
         super().__init__()
         check_patch_size(image_size, n_layers)
         layers, dim = [nn.Conv2d(channels, conv_dim, 4, 2, 1), nn.LeakyReLU(0.01)], conv_dim
@@ -76,8 +77,13 @@ class StarGANDiscriminator(nn.Module):
         self.main = nn.Sequential(*layers)
         self.out_src = nn.Conv2d(dim, 1, 3, 1, 1, bias=False)
         self.out_emb = nn.Conv2d(dim, embed_dim, image_size // 2 ** n_layers, bias=False)
-        init_weights(self)
+        self.emb_norm = embedding_norm(emb_norm, embed_dim)
+        init_discriminator(self, init)
+
+    def shared_layer(self) -> nn.Parameter:
+        """The weight of the last layer shared by the critic and the embedding (for gradient diagnostics)."""
+        return self.main[-2].weight
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.main(x)
-        return self.out_src(h), self.out_emb(h).flatten(1)
+        return self.out_src(h), self.emb_norm(self.out_emb(h).flatten(1))

@@ -31,7 +31,7 @@ METRIC_ORDER = ["fid", "fid_clf", "kid", "kid_clf", "intra_fid", "intra_fid_clf"
 # Reference numbers (the evaluation classifier on real data): shown, never ranked.
 REFERENCE_METRICS = ["classifier_test_accuracy", "gan_train_real_reference", "aug_real_only_accuracy"]
 # Bookkeeping in each record, not metrics (KID's *_std is over KID subsets, not seeds: left out; n_* are counts).
-BOOKKEEPING = {"step", "kind", "n_fake", "n_real", "eval_seed", "eval_seconds", "per_class_accuracy"}
+BOOKKEEPING = {"step", "kind", "split", "n_fake", "n_real", "eval_seed", "eval_seconds", "per_class_accuracy"}
 BOOKKEEPING_SUFFIXES = ("_std", "_classes", "_pairs")
 # Config keys (or key prefixes) that never make two runs different configurations: the seed, where things
 # live (dataset.root resolves from paths.data_dir, which differs between machines), logging and resuming.
@@ -183,12 +183,15 @@ def curve(config: Configuration, metric: str) -> list[tuple[int, float, int, boo
     finals: set[int] = set()
     for run in config.runs:
         by_step = {}
-        for rec in run.records:
+        # Curves follow the selection split (periodic + final_val records); a run written before the
+        # selection split existed has only periodic + final records, and its final point is kept.
+        has_val = any(rec.get("kind") == "final_val" for rec in run.records)
+        for rec in (r for r in run.records if not (has_val and r.get("kind") == "final")):
             if finite(rec.get(metric)) and finite(rec.get("step")):
                 by_step[int(rec["step"])] = rec
         for step, rec in by_step.items():
             per_step.setdefault(step, []).append(float(rec[metric]))
-            if rec.get("kind") == "final":
+            if rec.get("kind") in ("final", "final_val"):
                 finals.add(step)
     return [(s, stat(v).mean, len(v), s in finals) for s, v in sorted(per_step.items())]
 

@@ -30,6 +30,16 @@ def final_record(run_dir: Path) -> dict | None:
     return finals[-1] if finals else None
 
 
+def selection_record(run_dir: Path) -> dict | None:
+    """The record model selection reads: the last ``"kind": "final_val"`` evaluation (the cheap metrics on
+    ``eval.select_split`` at the end of training), else the final one (a run without a selection split)."""
+    from gan_lab.report.runs import load_metrics
+
+    records = load_metrics(Path(run_dir) / "metrics.jsonl", [])
+    chosen = [r for r in records if r.get("kind") == "final_val"] or [r for r in records if r.get("kind") == "final"]
+    return chosen[-1] if chosen else None
+
+
 def is_finished(cfg: DictConfig, run_dir: Path) -> dict | None:
     """The final record if it covers the configured ``trainer.max_steps`` (a raised max_steps means: go on)."""
     record = final_record(run_dir)

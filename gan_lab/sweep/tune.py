@@ -5,7 +5,7 @@ storage with SQLAlchemy 2 (see DESIGN.md). Here optuna is any current release (t
 each trial is one ordinary ``gan-lab train`` process:
 
 * the search space, direction, trial count and sampler come from ``optuna:`` in
-  conf/hparams_search/<name>.yaml; the objective is ``optimized_metric`` of the trial's final evaluation
+  conf/hparams_search/<name>.yaml; the objective is ``optimized_metric`` of the trial's final evaluation on ``eval.select_split`` (val)
   (read from its metrics.jsonl, the project's own record);
 * trial ``n`` trains in ``<hydra.sweep.dir>/<n>`` (a normal Hydra run directory: ``gan-lab compare`` reads it)
   with ``ckpt_path=auto``, as its own W&B run (group = study name); DDP works per trial, since a trial is
@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.registry import ConfigError
 from gan_lab.report.runs import finite
-from gan_lab.sweep.jobs import final_record
+from gan_lab.sweep.jobs import selection_record
 
 USAGE = "gan-lab tune [hparams_search=margin_optuna] [hydra overrides ...]  (= gan-lab train -m hparams_search=...)"
 DEFAULT_SEARCH = "margin_optuna"
@@ -98,12 +98,12 @@ def run_trial(number: int, params: dict, base_argv: list[str], sweep_dir: Path, 
                           "the same command: the study resumes")
     if rc != 0:
         return None, f"gan-lab train exited with status {rc}"
-    record = final_record(run_dir)
+    record = selection_record(run_dir)  # measured on eval.select_split (val), never on the reported test split
     if record is None:
         return None, f"no final evaluation in {run_dir / 'metrics.jsonl'}"
     value = record.get(metric)
     if not finite(value):
-        return None, (f"optimized_metric={metric!r} is not a finite number in the final evaluation "
+        return None, (f"optimized_metric={metric!r} is not a finite number in the final {record.get('split', '')} evaluation "
                       f"(keys: {', '.join(k for k in record if not k.startswith('n_'))})")
     return float(value), ""
 

@@ -1,0 +1,146 @@
+"""The training steps of the conditional modules: which parameters each loss term reaches, that every
+term enters its total with its configured weight, and that one optimiser step moves only its own nets.
+
+These fail when the objective is broken (a term dropped or unweighted, G updating the head, the
+critic's penalty gone), which an end-to-end run that only checks 0 <= GAN-test <= 1 would not notice.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gan_lab.modules import MODULES
+
+D_CFG = {"conv_dim": 8, "n_layers": 3, "embed_dim": 16}
+MODELS = {
+    "translation": {"module": "translation", "generator": {"conv_dim": 8, "n_down": 2, "n_res": 1},
+                    "discriminator": D_CFG},
+    "generation": {"module": "generation", "z_dim": 16, "generator": {"width": 8},
+                   "discriminator": {"width": 8, "embed_dim": 16}},
+}
+WEIGHTS = {"lambda_cls": 0.3, "lambda_gp": 7.0, "lambda_rec": 3.0}
+
+
+def build(task: str, head: str = "aam", **loss_kw):
+    """A small module; ``loss.cls_reference_scale`` is unset (λ_cls as configured) unless given."""
+    torch.manual_seed(0)
+    model = {**MODELS[task], "optim": {"g_lr": 1e-3, "d_lr": 1e-3, "n_critic": 1}, "ema": {"decay": 0.9}}
+    loss = {"name": head, "adversarial": "wgan-gp", "scale": 10.0, "margin": 0.3 if head != "sphereface" else 2,
+            **WEIGHTS, **loss_kw}
+    return MODULES.get(task)(num_classes=4, channels=1, image_size=16, model=model, loss=loss, seed=0)
+
+
+def batch(n: int = 6):
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(n, 1, 16, 16, generator=g) * 2 - 1, torch.arange(n) % 4
+
+
+def reached(loss: torch.Tensor, params: dict[str, torch.nn.Parameter]) -> set[str]:
+    """Names of the parameters with a non-zero gradient from ``loss``."""
+    grads = torch.autograd.grad(loss, list(params.values()), retain_graph=True, allow_unused=True)
+    return {n for n, g in zip(params, grads) if g is not None and g.abs().sum() > 0}
+
+
+def groups(m) -> dict[str, dict[str, torch.nn.Parameter]]:
+    return {"G": dict(m.G.named_parameters()), "D": dict(m.D.named_parameters()),
+            "head": dict(m.head.named_parameters())}
+
+
+def reaches(loss, m) -> dict[str, set[str]]:
+    return {k: reached(loss, p) for k, p in groups(m).items()}
+
+
+@pytest.mark.parametrize("task", ["translation", "generation"])
+@pytest.mark.parametrize("head", ["softmax", "aam", "cosface", "sphereface"])
+def test_discriminator_terms_reach_what_they_should(task, head):
+    m = build(task, head)
+    x, y = batch()
+    g_input, y_trg = m.sample_targets(x, y)
+    with torch.no_grad():
+        fake = m.generate(g_input, y_trg)
+    terms, _ = m.discriminator_terms(x, y, fake)
+    assert set(terms) == {"d_adv", "d_cls", "gp"}
+    adv, cls, gp = (reaches(terms[k], m) for k in ("d_adv", "d_cls", "gp"))
+    emb_layer = "out_emb.weight" if task == "translation" else "emb.weight"
+    src_layer = "out_src.weight" if task == "translation" else "adv.weight"
+    # The critic's terms train the trunk and the real/fake output, never the head or the embedding layer.
+    for r in (adv, gp):
+        assert not r["G"] and not r["head"] and src_layer in r["D"] and emb_layer not in r["D"]
+    # The head's term trains the head, the embedding layer and the shared trunk, not the critic output.
+    assert not cls["G"] and cls["head"] == set(groups(m)["head"]) and emb_layer in cls["D"]
+    assert src_layer not in cls["D"]
+    shared = next(n for n, p in groups(m)["D"].items() if p is m.D.shared_layer())
+    assert shared in adv["D"] & cls["D"] & gp["D"]  # the layer the grad/* diagnostics measure on
+
+
+@pytest.mark.parametrize("task", ["translation", "generation"])
+def test_generator_terms_reach_only_the_generator_input_path(task):
+    m = build(task)
+    x, y = batch()
+    g_input, y_trg = m.sample_targets(x, y)
+    fake = m.generate(g_input, y_trg)
+    terms, _ = m.generator_terms(x, y, y_trg, fake)
+    expected = {"g_adv", "g_cls"} | ({"g_rec"} if task == "translation" else set())
+    assert set(terms) == expected
+    for name, t in terms.items():
+        r = reaches(t, m)
+        assert r["G"], f"{name} does not train the generator"
+    # The head's loss on fakes is a function of the head's weights, but only opt_g steps here: checked below.
+
+
+@pytest.mark.parametrize("head,scale,expected", [("softmax", 10.0, 0.3), ("aam", 10.0, 0.3 * 3 / 10),
+                                                 ("cosface", 30.0, 0.3 * 3 / 30), ("sphereface", 6.0, 0.3 * 3 / 6)])
+def test_normalised_heads_weight_is_balanced_by_their_scale(head, scale, expected):
+    from gan_lab.losses import build_head
+    from gan_lab.modules.base import balanced_lambda_cls
+
+    h = build_head(head, 8, 4, scale=scale, margin=2 if head == "sphereface" else 0.3)
+    assert balanced_lambda_cls(0.3, h, 3.0) == pytest.approx(expected)
+    assert balanced_lambda_cls(0.3, h, None) == 0.3  # null: the configured weight as it is
+    m = build(task="translation", head=head, cls_reference_scale=3.0, scale=scale)
+    assert m.loss_weights()["d_cls"] == m.loss_weights()["g_cls"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("task", ["translation", "generation"])
+def test_totals_are_the_weighted_sums_of_their_terms(task):
+    m = build(task)
+    w = m.loss_weights()
+    assert w["d_cls"] == w["g_cls"] == WEIGHTS["lambda_cls"] and w["gp"] == WEIGHTS["lambda_gp"]
+    assert w["d_adv"] == w["g_adv"] == 1.0
+    if task == "translation":
+        assert w["g_rec"] == WEIGHTS["lambda_rec"]
+    logs = _one_step(m)
+    d = logs["d_adv"] + WEIGHTS["lambda_cls"] * logs["d_cls"] + WEIGHTS["lambda_gp"] * logs["gp"]
+    assert logs["d_loss"] == pytest.approx(d, rel=1e-5)
+    g = logs["g_adv"] + WEIGHTS["lambda_cls"] * logs["g_cls"] + WEIGHTS["lambda_rec"] * logs.get("g_rec", 0.0)
+    assert logs["g_loss"] == pytest.approx(g, rel=1e-5)
+    assert all(v != 0 for k, v in logs.items() if k in ("d_cls", "gp", "g_cls", "g_rec"))
+
+
+def _one_step(m) -> dict[str, float]:
+    """One training iteration through a real Trainer (manual optimisation, both optimisers)."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = batch(8)
+    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, log_every_n_steps=1, accelerator="cpu")
+    trainer.fit(m, DataLoader(TensorDataset(x, y), batch_size=8))
+    return dict(m.last_logs)
+
+
+@pytest.mark.parametrize("task", ["translation", "generation"])
+def test_each_optimiser_moves_only_its_nets(task):
+    m = build(task)
+    before = {k: {n: p.detach().clone() for n, p in g.items()} for k, g in groups(m).items()}
+    _one_step(m)
+    after = groups(m)
+    moved = {k: any(not torch.equal(before[k][n], p) for n, p in after[k].items()) for k in after}
+    assert moved == {"G": True, "D": True, "head": True}
+    # The optimisers' parameter sets: the head is trained by the discriminator update only.
+    opt_d, opt_g = (o.optimizer if hasattr(o, "optimizer") else o for o in m.trainer.optimizers)
+    d_ids = {id(p) for g in opt_d.param_groups for p in g["params"]}
+    g_ids = {id(p) for g in opt_g.param_groups for p in g["params"]}
+    assert g_ids == {id(p) for p in m.G.parameters()}
+    assert d_ids == {id(p) for p in list(m.D.parameters()) + list(m.head.parameters())}
