@@ -228,7 +228,7 @@ def test_train_writes_run_directory_with_albedo_metrics(trained):
     # grid: 3 rows (input | prediction | target) x 3 columns of 32 px, pad 2, upscaled x2
     assert Image.open(grids[-1]).size == ((3 * 34 + 2) * 2, (3 * 34 + 2) * 2)
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [3, 6] and records[-1]["kind"] == "final"
+    assert [(r["step"], r["kind"], r["split"]) for r in records] == [(3, "periodic", "val"), (6, "final_val", "val"), (6, "final", "test")]
     final = records[-1]
     for m in ("psnr", "ssim", "si_mse", "lmse", "delta_e2000"):
         assert isinstance(final[m], float) and final[m] == pytest.approx(metrics[m])

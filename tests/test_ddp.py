@@ -39,7 +39,7 @@ def test_ddp_cpu_trains_writes_once_and_matches_single_process_eval(tmp_path, ca
     # Both ranks trained (two processes), but everything on disk was written once, by rank 0.
     assert "MEMBER: 2/2" in proc.stderr + proc.stdout or (run / "train_ddp_process_1.log").exists()
     records = _jsonl(run / "metrics.jsonl")
-    assert [(r["step"], r["kind"]) for r in records] == [(3, "periodic"), (6, "final")]
+    assert [(r["step"], r["kind"]) for r in records] == [(3, "periodic"), (6, "final_val"), (6, "final")]
     assert len(list((run / "wandb").glob("offline-run-*"))) == 1
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert len(list(run.glob(".hydra"))) == 1 and not list(run.glob("*/.hydra"))

@@ -137,8 +137,9 @@ def test_only_rank_zero_evaluates_and_everyone_gets_its_numbers(tmp_path):
     """The GAN-train and reference classifiers are trained by rank 0 alone; other ranks receive the result."""
     cb = callback(tmp_path)
     sent = {"step": 10, "kind": "periodic", "gan_test": 0.42}
-    got = cb.evaluate(fake_trainer(rank0=False, broadcast=lambda obj, src=0: sent if obj is None else None), None,
-                      final=False)
+    # Rank 0 broadcasts (result, selection); a non-zero rank offers (None, None) and receives rank 0's pair.
+    got = cb.evaluate(fake_trainer(rank0=False, broadcast=lambda obj, src=0: (sent, None) if obj == (None, None)
+                                   else None), None, final=False)
     assert cb.evaluator.calls == [] and got == sent and cb.last_result == sent
     assert not (tmp_path / "metrics.jsonl").exists()  # nothing written by a non-zero rank
 

@@ -113,7 +113,7 @@ def test_requeued_job_resumes_from_last_ckpt(monkeypatch, tmp_path, cache_dir):
     run = tmp_path / "run"
     base = [*TINY, "logger=none", "eval.final_metrics=[fid_clf,gan_test]"]
     train(compose([*base, "trainer.max_steps=3"], run, cache_dir))  # the job before it was preempted
-    assert _records(run) == [(3, "final")]
+    assert _records(run) == [(3, "final_val"), (3, "final")]
 
     for key, value in {**SLURM_ENV, "SLURM_RESTART_COUNT": "1"}.items():
         monkeypatch.setenv(key, value)
@@ -121,7 +121,7 @@ def test_requeued_job_resumes_from_last_ckpt(monkeypatch, tmp_path, cache_dir):
     cluster = objects["trainer"]._accelerator_connector.cluster_environment  # what Lightning's signal handlers read
     assert isinstance(cluster, SLURMEnvironment) and cluster.auto_requeue
     # Resumed at step 3: a fresh start would have written a periodic evaluation at step 3 again.
-    assert _records(run) == [(3, "final"), (6, "final")]
+    assert _records(run) == [(3, "final_val"), (3, "final"), (6, "final_val"), (6, "final")]
     assert objects["trainer"].global_step == 6
 
 
@@ -139,7 +139,7 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path, cache_dir):
     assert proc.returncode == 0, proc.stderr[-3000:]
     print(f"submitit_local 2-job sweep: {time.time() - t0:.1f} s")
     for job, head in ((0, "softmax"), (1, "aam")):
-        assert _records(sweep / str(job)) == [(3, "final")]
+        assert _records(sweep / str(job)) == [(3, "final_val"), (3, "final")]
         assert f"loss={head}" in (sweep / str(job) / ".hydra" / "overrides.yaml").read_text()
     # Each job went through submitit: pickled submission, its own process, a pickled result.
     assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 2

@@ -121,7 +121,7 @@ def test_sweep_jobs_own_wandb_runs_and_rerun_skips_or_resumes(tmp_path, cache_di
     ids = {}
     for job, head in ((0, "softmax"), (1, "aam")):
         run = sweep / str(job)
-        assert [(r["step"], r["kind"]) for r in _records(run)] == [(3, "periodic"), (6, "final")]
+        assert [(r["step"], r["kind"]) for r in _records(run)] == [(3, "periodic"), (6, "final_val"), (6, "final")]
         records = _wandb_records(run)
         (meta,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]  # exactly one W&B run
         assert meta.run_group == "margin_sweep" and meta.job_type == head
@@ -141,7 +141,7 @@ def test_sweep_jobs_own_wandb_runs_and_rerun_skips_or_resumes(tmp_path, cache_di
     assert (sweep / "0" / "metrics.jsonl").read_bytes() == job0_before
     assert len(glob.glob(str(sweep / "0" / "wandb" / "offline-run-*"))) == 1  # no new run for a skipped job
     resumed = _records(sweep / "1")  # resumed from last.ckpt at step 6: only the final evaluation is new
-    assert [(r["step"], r["kind"]) for r in resumed] == [(3, "periodic"), (6, "final")]
+    assert [(r["step"], r["kind"]) for r in resumed] == [(3, "periodic"), (6, "final_val"), (6, "final")]
     assert resumed[1]["gan_test"] == pytest.approx(first[1]["gan_test"])  # same weights, same seeded evaluation
     assert {r.run.run_id for r in _wandb_records(sweep / "1") if r.WhichOneof("record_type") == "run"} == {ids[1]}
 
@@ -190,7 +190,10 @@ def test_optuna_study_in_sqlite_resumes_and_reruns_interrupted_trial(tmp_path, m
         cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
         assert cfg["loss"]["margin"] == pytest.approx(trial.params["loss.margin"])  # the sampled values trained
         assert cfg["loss"]["scale"] == pytest.approx(trial.params["loss.scale"])
-        final = _records(run)[-1]
-        assert final["kind"] == "final" and trial.value == pytest.approx(final["gan_test"])
+        records = _records(run)
+        final, selection = records[-1], records[-2]  # the objective is measured on val, never on test
+        assert final["kind"] == "final" and final["split"] == "test"
+        assert (selection["kind"], selection["split"]) == ("final_val", "val")
+        assert trial.value == pytest.approx(selection["gan_test"])
     best = max(study.trials, key=lambda t: t.value)
     assert result["best_value"] == pytest.approx(best.value) and result["n_finished"] == 2

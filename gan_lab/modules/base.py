@@ -115,8 +115,7 @@ class ConditionalGANModule(pl.LightningModule):
         self.lambda_cls = balanced_lambda_cls(self.lambda_cls_config, head, self.loss_cfg.get("cls_reference_scale"))
         if self.lambda_cls != self.lambda_cls_config:
             log.info("head %s (s=%g): lambda_cls %g in use (= loss.lambda_cls %g * loss.cls_reference_scale %g / s)",
-                     head.name, head.scale, self.lambda_cls, self.lambda_cls_config,
-                     self.loss_cfg["cls_reference_scale"], head.scale)
+                     head.name, head.scale, self.lambda_cls, self.lambda_cls_config, self.loss_cfg["cls_reference_scale"])
         return head
 
     def _finish_build(self) -> None:

@@ -196,6 +196,24 @@ def curve(config: Configuration, metric: str) -> list[tuple[int, float, int, boo
     return [(s, stat(v).mean, len(v), s in finals) for s, v in sorted(per_step.items())]
 
 
+# Training curves shown by the report (from train_metrics.jsonl): the critic's health, the balance of the
+# loss terms on D's shared layer, and the label geometry of the embedding.
+TRAINING_CURVES = ("train/gp", "train/d_adv", "train/g_adv", "train/d_cls", "train/g_cls", "train/g_rec",
+                   "critic/wasserstein", "grad/d_adv", "grad/gp", "grad/d_cls", "grad/g_adv", "grad/g_cls",
+                   "grad/g_rec", "geometry/emb_norm_real", "geometry/cos_target_real", "geometry/cos_target_fake",
+                   "geometry/intra_angle_real", "geometry/inter_angle_real", "geometry/weight_angle_min")
+
+
+def training_curve(config: Configuration, key: str) -> list[tuple[int, float, int, bool]]:
+    """(step, mean over seeds, n, False) of a training scalar or diagnostic from train_metrics.jsonl."""
+    per_step: dict[int, list[float]] = {}
+    for run in config.runs:
+        by_step = {int(r["step"]): float(r[key]) for r in run.train_records if finite(r.get(key)) and finite(r.get("step"))}
+        for step, v in by_step.items():
+            per_step.setdefault(step, []).append(v)
+    return [(s, stat(v).mean, len(v), False) for s, v in sorted(per_step.items())]
+
+
 def per_class(config: Configuration) -> list[Stat]:
     """Per-class accuracy of each run's summary record, one Stat per class (NaN classes not counted)."""
     lists = [r.summary.get("per_class_accuracy") for r in config.runs if r.summary is not None]

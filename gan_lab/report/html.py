@@ -18,8 +18,8 @@ from typing import Sequence
 
 from PIL import Image
 
-from gan_lab.report.aggregate import (Comparison, Configuration, Stat, best_configurations, curve, direction,
-                                      final_stats, per_class)
+from gan_lab.report.aggregate import (TRAINING_CURVES, Comparison, Configuration, Stat, best_configurations, curve,
+                                     direction, final_stats, per_class, training_curve)
 from gan_lab.report.svg import Series, colour, dash, line_chart
 
 MAX_IMAGE_SIDE = 640  # sample grids larger than this are downscaled before embedding
@@ -160,6 +160,23 @@ def curves_section(cmp: Comparison) -> str:
             "(usually on more samples than the periodic ones). Metrics evaluated only once are in the table.</p>")
 
 
+def training_section(cmp: Comparison) -> str:
+    """Curves of the critic, the per-term gradient norms and the label geometry (train_metrics.jsonl)."""
+    cards = []
+    for key in TRAINING_CURVES:
+        series = [Series(c.label_text, c.index, training_curve(c, key)) for c in cmp.configs]
+        if max((len(s.points) for s in series), default=0) < 2:
+            continue
+        cards.append(f'<div class="card"><h3>{escape(key)}</h3>{line_chart(series)}</div>')
+    if not cards:
+        return '<p class="empty">No training curves (train_metrics.jsonl missing: runs from before it existed).</p>'
+    return (legend(cmp.configs) + '<div class="grid">' + "".join(cards) + "</div>"
+            '<p class="note">Mean over seeds. train/*: the loss terms every trainer.log_every_n_steps; grad/*: norm '
+            "of each weighted term's gradient on D's last shared layer (d_*, gp) or on G's output (g_*); "
+            "geometry/*: the discriminator embedding φ against the class directions (angles in degrees), on a "
+            "fixed batch of real images and their translations.</p>")
+
+
 def heat(v: float) -> str:
     """White (0) to green (1) background for an accuracy."""
     if not math.isfinite(v):
@@ -258,6 +275,7 @@ def render(cmp: Comparison, sources: Sequence[str] = (), title: str = "gan_lab r
     body = [f"<h1>{escape(title)}</h1>", f'<p class="sub">{sub}</p>', f"<p>{differ}</p>", warn,
             "<h2>Final metrics</h2>", final_section(cmp),
             "<h2>Metrics over training</h2>", curves_section(cmp),
+            "<h2>Critic, gradients and label geometry</h2>", training_section(cmp),
             "<h2>Per-class accuracy</h2>", per_class_section(cmp),
             "<h2>Samples</h2>", samples_section(cmp),
             "<h2>Runs</h2>", runs_section(cmp)]

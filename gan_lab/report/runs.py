@@ -36,6 +36,7 @@ class Run:
     path: Path
     config: dict[str, object]  # dotted key -> value (interpolations resolved where possible)
     records: list[dict] = field(default_factory=list)
+    train_records: list[dict] = field(default_factory=list)  # train_metrics.jsonl: train/* and diagnostics
     samples: list[tuple[int, Path]] = field(default_factory=list)  # (step, png), sorted by step
     warnings: list[str] = field(default_factory=list)
 
@@ -135,6 +136,7 @@ def load_run(run_dir: str | Path) -> Run:
     cfg = OmegaConf.load(run_dir / CONFIG_FILE)
     run = Run(path=run_dir, config=flatten_config(cfg), warnings=warnings)
     run.records = load_metrics(run_dir / "metrics.jsonl", warnings)
+    run.train_records = load_metrics(run_dir / "train_metrics.jsonl", warnings)
     run.samples = find_samples(run_dir)
     if not run.records:
         warnings.append(f"{run_dir}: no evaluations recorded (metrics.jsonl missing or empty)")
