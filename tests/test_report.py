@@ -330,3 +330,28 @@ def test_identical_values_have_zero_spread():
 
     s = stat([0.9907235621521335] * 3)  # a fixed reference accuracy: its mean carries rounding error
     assert s.std == 0.0 and s.n == 3
+
+
+def test_training_curves_average_the_seeds_and_curves_follow_the_selection_split(tmp_path, base_configs):
+    from gan_lab.report.aggregate import training_curve
+
+    sweep = make_runs(tmp_path / "outputs", base_configs)
+    gps = {0: [0.9, 0.2], 1: [0.7, 0.1], 2: [0.8, 0.3]}  # aam seeds: train/gp at steps 10 and 20
+    for seed, (a, b) in gps.items():
+        d = sweep / str(seed)
+        append_jsonl(d / "train_metrics.jsonl", {"step": 10, "train/gp": a, "train/d_adv": 0.1})
+        append_jsonl(d / "train_metrics.jsonl", {"step": 20, "train/gp": b, "train/d_adv": 0.2})
+        append_jsonl(d / "train_metrics.jsonl", {"step": 20, "kind": "diagnostics", "geometry/cos_target_real": 0.5})
+    # A final_val record (val split) at the last step: the curve takes it instead of the test-split final.
+    append_jsonl(sweep / "0" / "metrics.jsonl", {**_record(30, "final_val", 99.0, 0.75, 0.3, [0.5] * 3), "split": "val"})
+    cmp = compare(discover_runs([tmp_path / "outputs"]))
+    aam = next(c for c in cmp.configs if c.runs[0].config["loss.name"] == "aam")
+    got = training_curve(aam, "train/gp")
+    assert [(s, n) for s, _, n, _ in got] == [(10, 3), (20, 3)]
+    assert got[0][1] == pytest.approx(statistics.mean([0.9, 0.7, 0.8]))
+    assert got[1][1] == pytest.approx(statistics.mean([0.2, 0.1, 0.3]))
+    fid = {s: (m, n) for s, m, n, _ in curve(aam, "fid_clf")}
+    seeds12_final = [FINAL["aam"][1]["fid_clf"], FINAL["aam"][2]["fid_clf"]]
+    assert fid[30] == (pytest.approx(statistics.mean([99.0, *seeds12_final])), 3)  # seed 0: its val point
+    html = render(cmp)
+    assert "Critic, gradients and label geometry" in html and ">train/gp<" in html and ">train/d_adv<" in html
