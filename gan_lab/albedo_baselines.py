@@ -175,7 +175,7 @@ def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table)
-    from gan_lab.callbacks.evaluation import strict_json  # NaN (an empty difficulty group) -> null
+    from gan_lab.records import strict_json  # NaN (an empty difficulty group) -> null
 
     out.with_suffix(".json").write_text(json.dumps(strict_json(
         {"checkpoints": dict(zip(names, paths)), "dataset": dm.describe(), "results": dict(rows)}), indent=2,

@@ -44,7 +44,7 @@ def run(cfg) -> dict:
     """Evaluate ``cfg.ckpt_path``; returns the result dict (also written to the JSON file)."""
     import torch
 
-    from gan_lab.callbacks.evaluation import strict_json
+    from gan_lab.records import strict_json
     from gan_lab.data import build_datamodule
     from gan_lab.evaluation import Evaluator
     from gan_lab.metrics.suite import check_metrics

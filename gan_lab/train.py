@@ -28,7 +28,8 @@ log = logging.getLogger("gan_lab")
 # Known, harmless Lightning/PyTorch warnings for a two-optimiser GAN with an EMA copy in eval mode.
 for _pattern in (".*module\\(s\\) in eval mode.*", ".*lr_scheduler.step\\(\\)` before `optimizer.step\\(\\)`.*",
                  ".*no pre-optimization state was saved.*", ".*`val_dataloader` but have no `validation_step`.*",
-                 ".*does not have many workers.*"):
+                 ".*does not have many workers.*",
+                 ".*resuming from a checkpoint that ended before the epoch ended.*"):  # gan_lab's sampler resumes exactly
     warnings.filterwarnings("ignore", message=_pattern)
 
 
@@ -92,6 +93,7 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     dm = build_datamodule(cfg.dataset)
+    dm.shuffle_seed = int(cfg.seed)  # the training data order follows the run's seed
     dm.prepare_data()
     dm.setup("fit")
     log.info("data: %s", dm.describe())
@@ -121,9 +123,9 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
             auto_insert_metric_name=False,
         ))
     trainer = pl.Trainer(
-        **_to_dict(cfg.trainer), callbacks=[samples_cb, eval_cb, *ckpt_cbs, ConfigInCheckpoint(_to_dict(cfg)),
-                              TrainRecord(run_dir / "train_metrics.jsonl", cfg.trainer.log_every_n_steps),
-                              *diagnostics_callbacks(cfg, module, run_dir)]
+        **_to_dict(cfg.trainer), callbacks=[  # every record of a step is written before that step's checkpoint (exact resume)
+            samples_cb, eval_cb, TrainRecord(run_dir / "train_metrics.jsonl", cfg.trainer.log_every_n_steps),
+            *diagnostics_callbacks(cfg, module, run_dir), *ckpt_cbs, ConfigInCheckpoint(_to_dict(cfg))]
         + ([StepProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []),
         logger=build_loggers(cfg, run_dir) or False, default_root_dir=str(run_dir),
         plugins=cluster_plugins(cfg) or None,  # SLURMEnvironment(auto_requeue) inside a SLURM job

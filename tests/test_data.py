@@ -393,19 +393,38 @@ def test_hflip_flips_training_items_only_and_about_half_of_them():
 
     dm = build_datamodule({"name": "digits", "image_size": 16, "batch_size": 8, "hflip": True})
     dm.setup()
-    torch.manual_seed(0)
     base = dm.dataset("train")
-    flipped = dm.train_dataloader().dataset
-    outcomes = []
-    for i in range(200):
-        img, label = flipped[i]
-        orig, orig_label = base[i]
-        assert label == orig_label
-        assert torch.equal(img, orig) or torch.equal(img, orig.flip(-1))
-        if not torch.equal(orig, orig.flip(-1)):
-            outcomes.append(torch.equal(img, orig.flip(-1)))
-    assert 0.3 < sum(outcomes) / len(outcomes) < 0.7
-    x, _ = next(iter(dm.val_dataloader()))
-    torch.testing.assert_close(x, torch.stack([dm.dataset("val")[i][0] for i in range(x.size(0))]), rtol=0, atol=0)
+    dl = dm.train_dataloader()
+    n = len(base)
+    order = dl.sampler.order(0)
+    assert sorted(int(i) % n for i in order) == list(range(n))  # every image once per epoch
+    assert 0.4 < float((order >= n).float().mean()) < 0.6  # about half of them flipped
+    x, y = next(iter(dl))
+    for k, i in enumerate(order[:8].tolist()):
+        img, label = base[i % n]
+        assert int(y[k]) == int(label)
+        assert torch.equal(x[k], img.flip(-1) if i >= n else img)
+    assert not torch.equal(dl.sampler.order(0), dl.sampler.order(1))  # a new order (and flips) every epoch
+    xv, _ = next(iter(dm.val_dataloader()))
+    torch.testing.assert_close(xv, torch.stack([dm.dataset("val")[i][0] for i in range(xv.size(0))]), rtol=0, atol=0)
     off = build_datamodule({"name": "digits", "image_size": 16, "batch_size": 8})
-    assert off.train_dataloader().dataset is off.dataset("train")  # off by default (digits)
+    assert off.train_dataloader().dataset is off.dataset("train") and (off.train_dataloader().sampler.order(0) < len(
+        off.dataset("train"))).all()  # off by default (digits)
+
+
+def test_epoch_sampler_shards_ranks_and_resumes_mid_epoch():
+    from gan_lab.data.sampling import EpochSampler
+
+    whole = EpochSampler(40, seed=3)
+    r0, r1 = EpochSampler(40, seed=3, rank=0, world_size=2), EpochSampler(40, seed=3, rank=1, world_size=2)
+    assert set(r0.order(0).tolist()).isdisjoint(r1.order(0).tolist())  # each rank sees different data
+    assert sorted(r0.order(0).tolist() + r1.order(0).tolist()) == list(range(40))
+    whole.set_epoch(1)
+    full = list(iter(whole))
+    resumed = EpochSampler(40, seed=3)
+    resumed.resume(batches_done=13, batch_size=4)  # 10 batches per epoch: 3 batches into epoch 1
+    assert resumed.epoch == 1 and list(iter(resumed)) == full[12:]
+    assert list(iter(resumed)) == full  # the skip applies once
+    at_end = EpochSampler(40, seed=3)
+    at_end.resume(batches_done=10, batch_size=4)  # checkpoint on epoch 0's last batch: epoch 1 from its start
+    assert at_end.epoch == 1 and list(iter(at_end)) == full

@@ -16,7 +16,7 @@ import pytorch_lightning as pl
 import torch
 from PIL import Image
 
-from gan_lab.callbacks.evaluation import append_jsonl
+from gan_lab.records import append_jsonl
 
 
 def fixed_batch(datamodule, n: int, split: str = "val") -> tuple[torch.Tensor, torch.Tensor]:

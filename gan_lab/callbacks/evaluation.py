@@ -14,13 +14,17 @@ minimum, the best GAN-test its maximum.
 
 from __future__ import annotations
 
-import json
 import math
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import pytorch_lightning as pl
+import torch
+
+from gan_lab.records import append_jsonl, drop_after, strict_json  # noqa: F401 (strict_json: re-exported)
+
 
 def summary_direction(name: str) -> str | None:
     """"min" / "max" for W&B's summary of a metric, None for bookkeeping and reference numbers."""
@@ -34,22 +38,15 @@ def provenance(result: dict) -> dict[str, str]:
     return {k: v for k, v in result.items() if isinstance(v, str) and k != "kind"}
 
 
-def strict_json(value):
-    """``value`` with every non-finite float replaced by None: metrics.jsonl stays strict JSON (no NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: strict_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict_json(v) for v in value]
-    return value
-
-
-def append_jsonl(path: Path, record: dict) -> None:
-    """Append one evaluation as a line of strict JSON (NaN/inf written as null)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        f.write(json.dumps(strict_json(record), sort_keys=False, allow_nan=False) + "\n")
+@contextmanager
+def isolated_rng(seed: int, device=None) -> Iterator[None]:
+    """Run the enclosed code on its own seeded RNG streams and give training its streams back untouched:
+    an evaluation (its first call caches features, later ones do not) must not shift training's random
+    draws, or a resumed run would diverge from the uninterrupted one."""
+    cuda = [device] if device is not None and getattr(device, "type", "") == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield
 
 
 def scalars(result: dict) -> dict[str, float]:
@@ -103,7 +100,8 @@ class PeriodicEvaluation(pl.Callback):
     def _run(self, trainer: pl.Trainer, module, kind: str, names: list[str], n: int, split: str | None) -> dict:
         t0 = time.time()
         kw = {} if split is None else {"split": split}
-        result = self.evaluator.run(module, names, n, self.seed, progress=self._progress(trainer), **kw)
+        with isolated_rng(self.seed + trainer.global_step, getattr(module, "device", None)):
+            result = self.evaluator.run(module, names, n, self.seed, progress=self._progress(trainer), **kw)
         result = {"step": trainer.global_step, "kind": kind, **({"split": split} if split else {}), **result,
                   "eval_seconds": round(time.time() - t0, 2)}
         append_jsonl(self.jsonl_path, result)
@@ -158,6 +156,10 @@ class PeriodicEvaluation(pl.Callback):
             for k, v in scalars(result).items():
                 if k != "step" and math.isfinite(v):
                     module.log(f"{p}/{k}", v, logger=False, sync_dist=False)
+
+    def on_train_start(self, trainer, module):
+        if trainer.is_global_zero and trainer.global_step > 0:  # resumed: later records will be recomputed
+            drop_after(self.jsonl_path, trainer.global_step)
 
     def on_train_end(self, trainer, module):
         self.evaluate(trainer, module, final=True)

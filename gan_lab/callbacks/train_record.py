@@ -12,13 +12,17 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
-from gan_lab.callbacks.evaluation import append_jsonl
+from gan_lab.records import append_jsonl, drop_after
 
 
 class TrainRecord(pl.Callback):
     def __init__(self, path: str | Path, every_n_steps: int):
         self.path = Path(path)
         self.every = max(1, int(every_n_steps))
+
+    def on_train_start(self, trainer, module):
+        if trainer.is_global_zero and trainer.global_step > 0:  # resumed: later lines will be recomputed
+            drop_after(self.path, trainer.global_step)
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         step = trainer.global_step

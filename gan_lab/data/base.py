@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from gan_lab.data.sampling import EpochSampler, FlipByIndex
+
 SPLITS = ("train", "val", "test")
 
 
@@ -42,24 +44,6 @@ def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], 
     return {s: np.sort(np.concatenate(v)) for s, v in out.items()}
 
 
-class RandomHFlip(Dataset):
-    """Training-time augmentation: each item flipped left-right with probability 1/2 (torch's RNG, so a
-    seeded run draws the same flips). Labels are unchanged: RaFD expressions and CIFAR classes are
-    mirror-symmetric; digits are not, so digits leave it off."""
-
-    def __init__(self, base: Dataset):
-        self.base = base
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, i):
-        image, label = self.base[i]
-        if torch.rand(()) < 0.5:
-            image = image.flip(-1)
-        return image, label
-
-
 class ImageDataModule(pl.LightningDataModule):
     """Base class: subclasses implement ``_load()`` returning {split: Dataset} and set class metadata."""
 
@@ -69,6 +53,7 @@ class ImageDataModule(pl.LightningDataModule):
                  eval_batch_size: int = 64, hflip: bool = False):
         super().__init__()
         self.hflip = bool(hflip)
+        self.shuffle_seed = 0  # the run's seed (train.py sets it): the training data order
         self.root = str(root)
         self.image_size = int(image_size)
         self.batch_size = int(batch_size)
@@ -94,14 +79,22 @@ class ImageDataModule(pl.LightningDataModule):
         return self._splits[split]
 
     def _loader(self, split: str, shuffle: bool, batch_size: int, drop_last: bool) -> DataLoader:
-        ds = self.dataset(split)
-        if split == "train" and self.hflip:  # training batches only: evaluation sees the images as they are
-            ds = RandomHFlip(ds)
-        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+        return DataLoader(self.dataset(split), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True, self.batch_size, True)
+        """Shuffled by :class:`EpochSampler` (order fixed by the run's seed and the epoch, sharded by rank,
+        flips drawn with the order when ``hflip``); a resumed run starts where its checkpoint stopped."""
+        ds = self.dataset("train")
+        trainer = self.trainer  # set by Lightning during fit (None when called outside it)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        sampler = EpochSampler(len(ds), self.shuffle_seed, rank, world, flip=self.hflip)
+        if trainer is not None:  # one training batch per step: global_step batches are done
+            # (Lightning draws the first batch before its first set_epoch call, so the epoch is set here too.)
+            sampler.resume(trainer.global_step, self.batch_size)
+        return DataLoader(FlipByIndex(ds) if self.hflip else ds, batch_size=self.batch_size, sampler=sampler,
+                          drop_last=True, num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          generator=torch.Generator().manual_seed(self.shuffle_seed))  # not the global RNG
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", False, self.eval_batch_size, False)

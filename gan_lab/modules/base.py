@@ -72,6 +72,36 @@ def balanced_lambda_cls(lambda_cls: float, head, reference_scale: float | None) 
     return float(lambda_cls) * float(reference_scale) / head.scale
 
 
+def rng_states(strategy) -> dict:
+    """Every RNG stream of every rank, as plain tensors/lists (``torch.load(weights_only=True)`` accepts
+    them). Torch's CPU state is gathered from all ranks (every rank saves, rank 0 writes); numpy's and
+    Python's streams are rank 0's (gan_lab draws from torch only)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    torch_state = torch.get_rng_state()
+    per_rank = strategy.all_gather(torch_state) if strategy.world_size > 1 else torch_state[None]
+    states = {
+        "torch": torch_state, "torch_per_rank": per_rank.cpu(),
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+        "python": [version, list(internal), gauss],
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state()
+    return states
+
+
+def restore_rng(states: dict, rank: int) -> None:
+    """Put back the streams ``rng_states`` saved (this rank's torch stream)."""
+    per_rank = states.get("torch_per_rank")
+    torch.set_rng_state(per_rank[rank] if per_rank is not None and rank < len(per_rank) else states["torch"])
+    name, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached)))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state(states["cuda"])
+
+
 class ConditionalGANModule(pl.LightningModule):
     """Base: subclasses build ``self.G``, ``self.D`` and implement ``training_step`` and the sampling API.
 
@@ -108,6 +138,7 @@ class ConditionalGANModule(pl.LightningModule):
         self.lambda_gp = float(self.loss_cfg.get("lambda_gp", 0.0))
         self.n_critic = int(self.model_cfg["optim"].get("n_critic", 1))
         self.last_logs: dict[str, float] = {}  # the latest iteration's losses (train_metrics.jsonl)
+        self._resume_rng: dict | None = None  # RNG states of the checkpoint being resumed
 
     # -- construction helpers for subclasses -------------------------------------------------
     def _build_head(self, embed_dim: int) -> nn.Module:
@@ -294,20 +325,22 @@ class ConditionalGANModule(pl.LightningModule):
 
     # -- randomness: distinct per rank, reproducible per step ----------------------------------------
     def on_train_start(self) -> None:
+        """A fresh run seeds this rank's streams from (seed, rank); a resumed run restores the streams its
+        checkpoint saved, so it continues exactly as the uninterrupted run would have."""
+        if self._resume_rng is not None:
+            restore_rng(self._resume_rng, self.global_rank)
+            self._resume_rng = None
+            return
         s = self.seed * 1_000_003 + self.global_rank * 10_007 + self.global_step
         torch.manual_seed(s)
         np.random.seed(s % (2**32))
         random.seed(s)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # Plain tensors/lists only, so torch.load(weights_only=True) (Lightning's default) accepts them.
-        name, keys, pos, has_gauss, cached = np.random.get_state()
-        version, internal, gauss = random.getstate()
-        checkpoint["rng_states"] = {
-            "torch": torch.get_rng_state(),
-            "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
-            "python": [version, list(internal), gauss],
-        }
+        checkpoint["rng_states"] = rng_states(self.trainer.strategy)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._resume_rng = checkpoint.get("rng_states")
 
     # -- evaluation API --------------------------------------------------------------------------
     def onehot(self, labels: Tensor) -> Tensor:
