@@ -129,11 +129,12 @@ def format_tables(rows: list[tuple[str, dict]], metrics=DEFAULT_METRICS) -> str:
 
 
 def _datamodule(ckpts: list[str], image_size: int, n: int, split_seed: int, cache_dir: str):
+    from gan_lab.checkpoints import load_checkpoint
     from gan_lab.data import build_datamodule
 
     cfg = None
     if ckpts:
-        cfgs = [torch.load(c, map_location="cpu", weights_only=False).get("gan_lab_config") for c in ckpts]
+        cfgs = [load_checkpoint(c, key="ckpts").get("gan_lab_config") for c in ckpts]
         if not all(cfgs):
             raise ConfigError("a checkpoint holds no gan_lab_config (written by gan-lab train?)")
         cfg = dict(cfgs[0]["dataset"])

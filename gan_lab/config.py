@@ -55,6 +55,11 @@ def validate_config(cfg: DictConfig) -> None:
         _positive(cfg, key)
     for key in ("loss.lambda_cls", "loss.lambda_gp", "eval.every_n_steps", "samples.every_n_steps"):
         _positive(cfg, key, allow_zero=True)
+    if str(cfg.trainer.get("precision")) in ("16-mixed", "16", "16-true") and float(cfg.loss.get("lambda_gp", 0)) > 0:
+        raise ConfigError(
+            f"trainer.precision={cfg.trainer.precision} with loss.lambda_gp={cfg.loss.lambda_gp} is refused: the "
+            "gradient penalty's autograd.grad would run on unscaled fp16 gradients; allowed: trainer.precision="
+            "bf16-mixed or 32-true (or loss.lambda_gp=0)")
     if int(cfg.model.optim.n_critic) < 1:
         raise ConfigError(f"model.optim.n_critic={cfg.model.optim.n_critic} is invalid; allowed: an integer >= 1")
     decay = cfg.model.ema.decay

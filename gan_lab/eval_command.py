@@ -17,6 +17,7 @@ from typing import Sequence
 
 from omegaconf import OmegaConf
 
+from gan_lab.checkpoints import load_checkpoint
 from gan_lab.config import CONF_DIR
 from gan_lab.registry import ConfigError
 
@@ -62,7 +63,7 @@ def run(cfg) -> dict:
     if not hasattr(module, "make_eval_set"):
         raise ConfigError(f"ckpt_path={ckpt_path} holds a {type(module).__name__}, which makes no class-conditional "
                           "samples; evaluate albedo translators with `gan-lab albedo-eval ckpts=...`")
-    train_cfg = torch.load(ckpt_path, map_location="cpu", weights_only=False).get("gan_lab_config")
+    train_cfg = load_checkpoint(ckpt_path).get("gan_lab_config")
     if not train_cfg:
         raise ConfigError(f"ckpt_path={ckpt_path} holds no gan_lab_config (written by an older gan_lab?)")
     paths = {**train_cfg["paths"], **OmegaConf.to_container(cfg.paths)}

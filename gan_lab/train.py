@@ -18,7 +18,9 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
+from gan_lab.checkpoints import AtomicCheckpointIO, check_readable
 from gan_lab.config import CONF_DIR, resolve_ckpt_path, validate_config
+from gan_lab.launch.rank import is_rank_zero
 from gan_lab.launch.slurm import cluster_plugins
 from gan_lab.sweep.jobs import final_record, is_finished, preflight, selection_record
 from gan_lab.summary import format_summary
@@ -59,7 +61,7 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
         group=group, job_type=lcfg.job_type, tags=list(lcfg.tags), log_model=lcfg.log_model,
         id=run_id, resume="allow" if run_id else None,
     )
-    if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
+    if is_rank_zero():  # other ranks get Lightning's dummy experiment (no config, no id)
         logger.experiment.config.update(OmegaConf.to_container(cfg, resolve=True), allow_val_change=True)
         id_file.write_text(logger.experiment.id)
     return [logger]
@@ -90,6 +92,8 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     validate_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
+    if ckpt_path:
+        check_readable(ckpt_path)  # a truncated/corrupt file: one line naming it and any intact one beside it
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     dm = build_datamodule(cfg.dataset)
@@ -128,7 +132,7 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
             *diagnostics_callbacks(cfg, module, run_dir), *ckpt_cbs, ConfigInCheckpoint(_to_dict(cfg))]
         + ([StepProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []),
         logger=build_loggers(cfg, run_dir) or False, default_root_dir=str(run_dir),
-        plugins=cluster_plugins(cfg) or None,  # SLURMEnvironment(auto_requeue) inside a SLURM job
+        plugins=[AtomicCheckpointIO(), *cluster_plugins(cfg)],  # + SLURMEnvironment(auto_requeue) under SLURM
     )
     if isinstance(evaluator, Evaluator) and trainer.is_global_zero:
         evaluator.classifier()  # train or load the reference classifier before the progress bar starts

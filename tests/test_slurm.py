@@ -143,3 +143,31 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path, cache_dir):
         assert f"loss={head}" in (sweep / str(job) / ".hydra" / "overrides.yaml").read_text()
     # Each job went through submitit: pickled submission, its own process, a pickled result.
     assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 2
+
+
+@pytest.mark.parametrize("procid", ["0", "1"])
+def test_wandb_start_up_on_a_slurm_rank_follows_lightning(procid, tmp_path, monkeypatch):
+    """srun sets SLURM_PROCID only: rank 1 gets Lightning's dummy W&B experiment and must not touch it."""
+    import lightning_fabric.utilities.rank_zero as fabric_rank
+    import pytorch_lightning.utilities.rank_zero as pl_rank
+    from lightning_fabric.utilities.rank_zero import _get_rank
+
+    from gan_lab.launch.rank import is_rank_zero
+    from gan_lab.train import build_loggers
+
+    for key, value in {**SLURM_ENV, "SLURM_NTASKS": "2", "SLURM_PROCID": procid, "SLURM_LOCALID": procid}.items():
+        monkeypatch.setenv(key, value)
+    for key in ("RANK", "LOCAL_RANK", "NODE_RANK"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert is_rank_zero() == (_get_rank() == 0) == (procid == "0")  # gan_lab and Lightning agree
+    for mod in (fabric_rank, pl_rank):  # what Lightning sets at import in such a process
+        monkeypatch.setattr(mod.rank_zero_only, "rank", int(procid), raising=False)
+    cfg = compose([*TINY, "logger=wandb"], tmp_path / "run", tmp_path / "cache")
+    (tmp_path / "run").mkdir()
+    (logger,) = build_loggers(cfg, tmp_path / "run")  # raised AttributeError on rank 1 before
+    try:
+        assert (tmp_path / "run" / "wandb_id.txt").exists() == (procid == "0")
+    finally:
+        if procid == "0":
+            logger.experiment.finish()

@@ -135,10 +135,13 @@ def test_bounding_sphere_culling_changes_nothing():
         d = g.camera_rays(torch.full((len(ps),), math.tan(math.radians(20))), 24)
         o = torch.zeros(len(ps), 1, 3).expand_as(d)
         full, culled = products.hit(kind, o, d, P), products.hit_culled(kind, o, d, P)
-        hit = torch.isfinite(full[0])
-        assert hit.any() and torch.equal(hit, torch.isfinite(culled[0])), kind
+        # Two code paths: their floats may differ in the last bits (AVX-512 vs AMX kernels), so a grazing ray
+        # may hit in one and miss in the other. A culling bug loses whole objects: thousands of rays.
+        hit, hit_culled = torch.isfinite(full[0]), torch.isfinite(culled[0])
+        assert hit.any() and (hit != hit_culled).float().mean() <= 1e-3, kind
+        both = hit & hit_culled
         for a, b in zip(full, culled):
-            assert torch.equal(a[hit], b[hit]), kind
+            torch.testing.assert_close(a[both], b[both], rtol=1e-4, atol=1e-4, msg=kind)
 
 
 def test_sh_irradiance_matches_a_numerical_cosine_integral():

@@ -8,19 +8,15 @@ The file is written beside and renamed over the old one, so a crash mid-write ne
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytorch_lightning as pl
 
 
 def save_atomically(trainer: pl.Trainer, path: Path) -> None:
-    """trainer.save_checkpoint to ``path`` via a temporary file (every rank must call it)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    trainer.save_checkpoint(tmp)
-    if trainer.is_global_zero:
-        os.replace(tmp, path)
+    """trainer.save_checkpoint to ``path`` (every rank must call it); the Trainer's
+    :class:`gan_lab.checkpoints.AtomicCheckpointIO` writes beside the file and renames over it."""
+    trainer.save_checkpoint(Path(path))
     trainer.strategy.barrier("last_checkpoint")
 
 

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
+from gan_lab.checkpoints import load_checkpoint
 from gan_lab.modules.registry import MODULES
 from gan_lab.registry import ConfigError
 
 
 def load_module(ckpt_path: str | Path, map_location: str = "cpu"):
     """The module saved in ``ckpt_path`` (class chosen by its ``model.module`` hyper-parameter), in eval mode."""
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path}: no such checkpoint file")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e:  # truncated or not a checkpoint
-        raise ConfigError(f"ckpt_path={ckpt_path} is not a readable gan_lab checkpoint ({e})") from e
+    ckpt = load_checkpoint(Path(ckpt_path), map_location=map_location)  # one clear error when unreadable
     hp = ckpt.get("hyper_parameters")
     if not hp or "model" not in hp:
         raise ConfigError(f"ckpt_path={ckpt_path} has no gan_lab hyper-parameters; was it written by gan-lab train?")

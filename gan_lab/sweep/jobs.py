@@ -54,7 +54,9 @@ def job_key(overrides) -> list[str]:
 
 
 def _rank_zero() -> bool:
-    return all(os.environ.get(k, "0") == "0" for k in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
+    from gan_lab.launch.rank import is_rank_zero
+
+    return is_rank_zero()
 
 
 def check_job_key(run_dir: Path, overrides) -> None:

@@ -1,0 +1,87 @@
+"""Checkpoint files that survive faults: every save is atomic, and an unreadable file is named, not unpickled.
+
+- :class:`AtomicCheckpointIO` (a Lightning CheckpointIO plugin, used for ``last.ckpt`` and ``best-*.ckpt``)
+  writes beside the target and renames over it: a kill or a full disk mid-write leaves the previous file
+  intact; a failed write stops training with :class:`CheckpointWriteError`.
+- :func:`check_readable` verifies a checkpoint's zip container and every member's CRC without unpickling
+  it (truncated and bit-flipped files fail), and :func:`load_checkpoint` is ``torch.load`` behind that check.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from gan_lab.registry import ConfigError
+
+
+class CorruptCheckpointError(ConfigError):
+    """A checkpoint file that cannot be read (truncated, corrupt, or not a checkpoint)."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written; the previous file at that path is intact."""
+
+
+def check_readable(path: str | Path, key: str = "ckpt_path") -> None:
+    path = Path(path)
+    reason = None
+    if not zipfile.is_zipfile(path):
+        reason = "not a complete checkpoint (truncated, or not written by torch.save)"
+    else:
+        try:
+            with zipfile.ZipFile(path) as z:
+                bad = z.testzip()
+            if bad is not None:
+                reason = f"corrupt data in {bad}"
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            reason = f"unreadable ({e})"
+    if reason is None:
+        return
+    intact = [p for p in sorted(path.parent.glob("*.ckpt")) if p != path and _is_intact(p)]
+    hint = (f"; intact checkpoint(s) beside it: {', '.join(str(p) for p in intact)} (pass {key}=<one of them>)"
+            if intact else "")
+    raise CorruptCheckpointError(f"{key}={path}: {reason}{hint}")
+
+
+def _is_intact(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+def load_checkpoint(path: str | Path, key: str = "ckpt_path", map_location: str = "cpu") -> dict:
+    """``torch.load`` of a checked file; any failure is one :class:`CorruptCheckpointError` naming it."""
+    if not Path(path).is_file():
+        raise ConfigError(f"{key}={path}: no such checkpoint file")
+    check_readable(path, key)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # a valid zip that is not a checkpoint
+        raise CorruptCheckpointError(f"{key}={path} is not a readable gan_lab checkpoint ({e})") from e
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            kept = f"the previous {path.name} is intact" if path.exists() else "no earlier file was there"
+            raise CheckpointWriteError(
+                f"could not write checkpoint {path} ({e.strerror or e}); {kept}. Free space in "
+                f"{path.parent} (or choose another hydra.run.dir) and resume with ckpt_path=last.") from e

@@ -1,0 +1,98 @@
+"""Faults lose nothing and say what happened: atomic checkpoint writes, a failed write (disk full), corrupt
+or truncated checkpoints handed to training, ``gan-lab eval`` and ``translate``, and checks before step 0."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import TINY, compose
+
+
+def _train(overrides, run, cache):
+    from gan_lab.train import train
+
+    return train(compose(overrides, run, cache))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("faults")
+    run = base / "run"
+    _train([*TINY, "logger=none"], run, base / "cache")
+    return run, base / "cache"
+
+
+def _truncated_copy(src, dst, keep: float = 0.5):
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * keep)])
+
+
+def _bit_flipped_copy(src, dst):
+    data = bytearray(src.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside a tensor's data: the zip CRC catches it
+    dst.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_truncated_copy, _bit_flipped_copy])
+def test_damaged_checkpoint_is_named_with_the_intact_one_beside_it(damage, finished_run, tmp_path):
+    from gan_lab.checkpoints import CorruptCheckpointError, check_readable
+
+    run, _ = finished_run
+    good = run / "checkpoints" / "last.ckpt"
+    d = tmp_path / "checkpoints"
+    d.mkdir()
+    (d / "best-000003.ckpt").write_bytes(good.read_bytes())
+    damage(good, d / "last.ckpt")
+    with pytest.raises(CorruptCheckpointError) as e:
+        check_readable(d / "last.ckpt")
+    msg = str(e.value)
+    assert str(d / "last.ckpt") in msg and str(d / "best-000003.ckpt") in msg and "\n" not in msg
+    check_readable(d / "best-000003.ckpt")  # the intact one passes
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "translate"])
+def test_commands_refuse_a_truncated_checkpoint_in_one_line(command, finished_run, tmp_path):
+    run, cache = finished_run
+    bad = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    bad.parent.mkdir(parents=True)
+    _truncated_copy(run / "checkpoints" / "last.ckpt", bad)
+    if command == "train":
+        args = ["train", *TINY, "logger=none", f"hydra.run.dir={tmp_path / 'run'}", "ckpt_path=last",
+                f"paths.cache_dir={cache}"]
+    elif command == "eval":
+        args = ["eval", f"ckpt_path={bad}"]
+    else:
+        args = ["translate", f"ckpt_path={bad}", f"input={tmp_path}", "target=1", f"output={tmp_path / 'out'}"]
+    p = subprocess.run([sys.executable, "-m", "gan_lab.cli", *args], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2, p.stderr[-2000:]
+    errors = [line for line in p.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and str(bad) in errors[0] and "Traceback" not in p.stderr
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_file_and_stops_clearly(tmp_path, monkeypatch, cache_dir):
+    from gan_lab.checkpoints import CheckpointWriteError
+
+    run = tmp_path / "run"
+    last = run / "checkpoints" / "last.ckpt"
+    real_save, calls = torch.save, []
+
+    def disk_full_on_second_save(obj, f, *a, **k):
+        if str(getattr(f, "name", "")).endswith("last.ckpt.tmp"):
+            calls.append(1)
+        if len(calls) == 2 and str(getattr(f, "name", "")).endswith("last.ckpt.tmp"):
+            f.write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, f, *a, **k)
+
+    monkeypatch.setattr(torch, "save", disk_full_on_second_save)
+    with pytest.raises(CheckpointWriteError) as e:
+        _train([*TINY, "logger=none", "checkpoint.monitor=null"], run, cache_dir)
+    assert "No space left on device" in str(e.value) and "previous last.ckpt is intact" in str(e.value)
+    monkeypatch.setattr(torch, "save", real_save)
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)  # the first checkpoint, whole
+    assert ckpt["global_step"] == 3 and not (run / "checkpoints" / "last.ckpt.tmp").exists()
