@@ -72,6 +72,18 @@ def validate_config(cfg: DictConfig) -> None:
         raise ConfigError("trainer.max_steps must be a positive number of iterations (or -1 with trainer.max_epochs)")
 
 
+def check_writable(path: Path, key: str) -> None:
+    """Create ``path`` if needed and write a probe file in it; ConfigError naming the key and the fix if not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".gan_lab_write_probe_{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"{key}={path} is not a writable directory ({e.strerror or e}); choose another "
+                          f"{key}=<dir> where this user can write") from e
+
+
 def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path, env=None) -> str | None:
     """``last`` -> this run's last.ckpt; ``auto`` -> resume if a checkpoint exists, else start fresh;
     null -> start fresh, refusing to overwrite an existing checkpoint (a requeued SLURM job resumes as ``auto``)."""

@@ -19,7 +19,8 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.checkpoints import AtomicCheckpointIO, check_readable
-from gan_lab.config import CONF_DIR, resolve_ckpt_path, validate_config
+from gan_lab.config import CONF_DIR, check_writable, resolve_ckpt_path, validate_config
+from gan_lab.registry import ConfigError
 from gan_lab.launch.rank import is_rank_zero
 from gan_lab.launch.slurm import cluster_plugins
 from gan_lab.sweep.jobs import final_record, is_finished, preflight, selection_record
@@ -91,6 +92,10 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
 
     validate_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
+    for key, path in (("hydra.run.dir", run_dir), ("paths.cache_dir", Path(cfg.paths.cache_dir)),
+                      ("WANDB_DIR", os.environ.get("WANDB_DIR"))):
+        if path:
+            check_writable(Path(path), key)  # before step 0, not at the first checkpoint or evaluation
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
     if ckpt_path:
         check_readable(ckpt_path)  # a truncated/corrupt file: one line naming it and any intact one beside it
@@ -182,6 +187,13 @@ def main(argv: list[str] | None = None) -> None:
             from gan_lab.sweep import tune  # an Optuna study (ask/tell), one `gan-lab train` per trial
 
             return tune.main([a for a in argv if a not in ("-m", "--multirun")])
+        for a in argv:  # Hydra creates the run directory before train(): check it first, in gan_lab's words
+            if a.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) and "${" not in a:
+                try:
+                    check_writable(Path(a.split("=", 1)[1]), a.split("=", 1)[0])
+                except ConfigError as e:
+                    print(f"gan-lab train: error: {e}", file=sys.stderr, flush=True)
+                    raise SystemExit(2) from None
     hydra_main()
 
 

@@ -96,3 +96,17 @@ def test_a_failed_checkpoint_write_keeps_the_previous_file_and_stops_clearly(tmp
     monkeypatch.setattr(torch, "save", real_save)
     ckpt = torch.load(last, map_location="cpu", weights_only=False)  # the first checkpoint, whole
     assert ckpt["global_step"] == 3 and not (run / "checkpoints" / "last.ckpt.tmp").exists()
+
+
+@pytest.mark.parametrize("key", ["hydra.run.dir", "paths.cache_dir"])
+def test_an_unwritable_directory_fails_before_step_0(key, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    where = {"hydra.run.dir": tmp_path / "run", "paths.cache_dir": tmp_path / "cache"}
+    where[key] = blocker / "sub"
+    p = subprocess.run([sys.executable, "-m", "gan_lab.cli", "train", *TINY, "logger=none",
+                        f"hydra.run.dir={where['hydra.run.dir']}", f"paths.cache_dir={where['paths.cache_dir']}"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    (line,) = [s for s in p.stderr.splitlines() if "error:" in s]
+    assert f"{key}={blocker / 'sub'} is not a writable directory" in line

@@ -336,3 +336,24 @@ def test_inception_resize_is_pinned_passed_and_recorded(cls, tmp_path, monkeypat
                      lambda: check_inception(str(weights), "antialias")):
             with pytest.raises(ConfigError, match="torchmetrics >= 1.8"):
                 make()
+
+
+def test_inception_without_weights_cache_or_network_fails_before_training(tmp_path, monkeypatch):
+    """No eval.inception_weights, nothing in torch's hub cache, download host unreachable: refused now,
+    not at the final evaluation after a long run. With the file cached, or the host reachable, it passes."""
+    import gan_lab.metrics.backbones as bb
+    from gan_lab.metrics.backbones import BackboneUnavailableError, check_inception
+
+    monkeypatch.setattr(bb, "_inception_class", lambda: _FakeInception)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(bb, "download_reachable", lambda *a, **k: False)
+    with pytest.raises(BackboneUnavailableError, match="cannot be reached") as e:
+        check_inception(None, "legacy")
+    assert str(tmp_path / "hub" / "checkpoints" / bb.INCEPTION_WEIGHTS_FILE) in str(e.value)
+    monkeypatch.setattr(bb, "download_reachable", lambda *a, **k: True)
+    check_inception(None, "legacy")  # a connected machine: torchmetrics will download
+    monkeypatch.setattr(bb, "download_reachable", lambda *a, **k: False)
+    cached = tmp_path / "hub" / "checkpoints" / bb.INCEPTION_WEIGHTS_FILE
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"stand-in")
+    check_inception(None, "legacy")  # offline, but cached

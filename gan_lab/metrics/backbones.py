@@ -149,8 +149,26 @@ def check_inception(weights: str | os.PathLike | None = None, resize: str = "leg
     file configured or cached, torchmetrics will try to download them when the backbone is built.
     """
     _check_resize(resize)
-    _resolve_weights(weights)
+    path = _resolve_weights(weights)
     _check_resize(resize, _inception_class())
+    if path is None and not download_reachable():
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE
+        raise _missing(f"eval.inception_weights is null, nothing is cached at {cached}, and the download host "
+                       f"{WEIGHTS_HOST} cannot be reached from this machine (offline node?)")
+
+
+WEIGHTS_HOST = "github.com"  # where torch-fidelity's Inception weights are downloaded from
+
+
+def download_reachable(host: str = WEIGHTS_HOST, timeout: float = 5.0) -> bool:
+    """Whether a TCP connection to the weights' download host opens (checked once, before training)."""
+    import socket
+
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def _resolve_weights(weights: str | os.PathLike | None) -> str | None:
