@@ -45,9 +45,9 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
     lcfg = cfg.logger
     if lcfg.name == "none":
         return []
-    from pytorch_lightning.loggers import WandbLogger
-
     import wandb
+
+    from gan_lab.loggers import ResilientWandbLogger
 
     from gan_lab.sweep.jobs import sweep_name
 
@@ -57,7 +57,7 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
     id_file = run_dir / "wandb_id.txt"
     group = lcfg.group or sweep_name() or f"{cfg.dataset.name}-{cfg.model.name}"  # null: the sweep's name
     run_id = id_file.read_text().strip() if id_file.exists() else None
-    logger = WandbLogger(
+    logger = ResilientWandbLogger(
         project=lcfg.project, entity=lcfg.entity, name=cfg.run_name, save_dir=str(run_dir), mode=mode,
         group=group, job_type=lcfg.job_type, tags=list(lcfg.tags), log_model=lcfg.log_model,
         id=run_id, resume="allow" if run_id else None,

@@ -44,6 +44,19 @@ def test_ddp_cpu_trains_writes_once_and_matches_single_process_eval(tmp_path, ca
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert len(list(run.glob(".hydra"))) == 1 and not list(run.glob("*/.hydra"))
 
+    # DDP kept the ranks in sync: G, D, EMA and head parameters identical on both ranks (digests gathered
+    # from every rank into the checkpoint), while each rank trained on different data (its own shard).
+    import torch
+
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    digests, seen = ckpt["ddp"]["param_digests"], ckpt["ddp"]["data_seen"]
+    assert digests.shape[0] == 2 and torch.equal(digests[0], digests[1])
+    assert digests.shape[1] == len(ckpt["state_dict"]) - sum(1 for k in ckpt["state_dict"] if "running" in k
+                                                               or "num_batches" in k)
+    assert seen.shape == (2,) and seen[0] != seen[1]
+    rng = ckpt["rng_states"]["torch_per_rank"]
+    assert rng.shape[0] == 2 and not torch.equal(rng[0], rng[1])  # each rank's own stream, saved for resume
+
     from gan_lab.eval_command import compose_eval, run as run_eval
 
     final = records[-1]

@@ -110,3 +110,29 @@ def test_an_unwritable_directory_fails_before_step_0(key, tmp_path):
     assert p.returncode == 2 and "Traceback" not in p.stderr
     (line,) = [s for s in p.stderr.splitlines() if "error:" in s]
     assert f"{key}={blocker / 'sub'} is not a writable directory" in line
+
+
+def test_wandb_dying_mid_run_leaves_training_and_records_going(tmp_path, cache_dir, monkeypatch, caplog):
+    import logging
+
+    from wandb.sdk.wandb_run import Run
+
+    real_log, calls = Run.log, []
+
+    def dies_after_two_logs(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:
+            raise BrokenPipeError("the W&B service process is gone")
+        return real_log(self, *args, **kwargs)
+
+    monkeypatch.setattr(Run, "log", dies_after_two_logs)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    run = tmp_path / "run"
+    with caplog.at_level(logging.WARNING, logger="gan_lab"):
+        metrics, objs = _train([*TINY, "logger=wandb"], run, cache_dir)
+    assert objs["trainer"].global_step == 6 and "gan_test" in metrics
+    kinds = [line.split('"kind": "')[1].split('"')[0] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert kinds == ["periodic", "final_val", "final"]
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    warnings = [r.getMessage() for r in caplog.records if "W&B failed" in r.getMessage()]
+    assert len(warnings) == 1 and "BrokenPipeError" in warnings[0]

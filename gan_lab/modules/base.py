@@ -139,6 +139,7 @@ class ConditionalGANModule(pl.LightningModule):
         self.n_critic = int(self.model_cfg["optim"].get("n_critic", 1))
         self.last_logs: dict[str, float] = {}  # the latest iteration's losses (train_metrics.jsonl)
         self._resume_rng: dict | None = None  # RNG states of the checkpoint being resumed
+        self._data_seen = 0.0  # sum of the real images this rank trained on (DDP digest in checkpoints)
 
     # -- construction helpers for subclasses -------------------------------------------------
     def _build_head(self, embed_dim: int) -> nn.Module:
@@ -234,6 +235,8 @@ class ConditionalGANModule(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch
         x = self._as_input(x)
+        if self.trainer.world_size > 1:
+            self._data_seen += float(x.detach().double().sum())
         g_input, y_trg = self.sample_targets(x, y)
         opt_d, opt_g = self.optimizers()
 
@@ -338,6 +341,22 @@ class ConditionalGANModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["rng_states"] = rng_states(self.trainer.strategy)
+        if self.trainer.world_size > 1:
+            checkpoint["ddp"] = self._ddp_digests()
+
+    def _ddp_digests(self) -> dict:
+        """Per-rank digests (every rank computes, all are gathered): the parameters' sums and sums of squares
+        (identical on every rank when DDP keeps them in sync) and the sum of the training data this rank has
+        seen (different per rank: each rank trains on its own shard)."""
+        params = [p.detach().double() for p in self.parameters()]
+        mine = torch.stack([torch.stack([p.sum(), p.pow(2).sum()]) for p in params]).to(self.device)
+        data = torch.tensor([self._data_seen], dtype=torch.float64, device=self.device)
+        strategy = self.trainer.strategy
+        digests, seen = strategy.all_gather(mine).cpu(), strategy.all_gather(data).cpu()
+        if not all(torch.equal(digests[0], d) for d in digests[1:]):
+            log.warning("DDP ranks disagree on the parameters at step %d: gradients are not synchronised",
+                        self.global_step)
+        return {"param_digests": digests, "data_seen": seen.flatten()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self._resume_rng = checkpoint.get("rng_states")
