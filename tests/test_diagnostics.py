@@ -123,8 +123,12 @@ def test_diagnostics_reach_a_real_offline_wandb_run(tmp_path, monkeypatch):
         logger.experiment.finish()
     line = json.loads((tmp_path / "run" / "train_metrics.jsonl").read_text())
     assert line["step"] == 7 and line["kind"] == "diagnostics" and line["grad/d_cls"] == got["grad/d_cls"]
-    (wandb_file,) = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "run-*.wandb"))
-    deadline = time.time() + 60  # the W&B service may still be flushing after finish()
+    deadline = time.time() + 60  # the W&B service may still be writing the file after finish()
+    files = []
+    while not files and time.time() < deadline:
+        files = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "run-*.wandb"))
+        time.sleep(0.2)
+    (wandb_file,) = files
     while b"geometry/cos_target_fake_hist" not in open(wandb_file, "rb").read() and time.time() < deadline:
         time.sleep(0.5)
     raw = open(wandb_file, "rb").read()

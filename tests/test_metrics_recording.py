@@ -167,9 +167,12 @@ def test_real_offline_wandb_run_records_backbone_in_summary(tmp_path, monkeypatc
         cb.evaluate(fake_trainer(loggers=[logger]), None, final=True)
     finally:
         logger.experiment.finish()
-    files = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "run-*.wandb"))
+    deadline = time.time() + 60  # the W&B service process may still be writing the file after finish()
+    files = []
+    while not files and time.time() < deadline:  # under load the service creates the file late
+        files = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "run-*.wandb"))
+        time.sleep(0.2)
     assert len(files) == 1
-    deadline = time.time() + 60  # the W&B service process may still be flushing the file after finish()
     while True:
         raw = open(files[0], "rb").read()  # records are protobuf: their strings appear verbatim
         if BACKBONE.encode() in raw or time.time() > deadline:
