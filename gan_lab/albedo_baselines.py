@@ -169,7 +169,7 @@ def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256
     rows = [(name, evaluate_predictions(predict_all(fn, data["input"]), data)) for name, fn in BASELINES.items()]
     for name, c in zip(names, paths):
         module = load_module(c).to(device)
-        if not hasattr(module, "predict_albedo"):
+        if module.task != "paired":
             raise ConfigError(f"ckpts: {c} is not an albedo translator")
         rows.append((name, evaluate_predictions(predict_all(module.predict_albedo, data["input"]), data)))
     table = format_tables(rows)

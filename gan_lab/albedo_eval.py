@@ -67,6 +67,9 @@ class AlbedoEvaluator:
         self.split = dict(eval_cfg).get("split", "test")
         self._data: dict[str, dict] = {}
 
+    def prepare(self) -> None:
+        """Nothing to train before the run: the held-out renders are made at the first evaluation."""
+
     def data(self, split: str | None = None) -> dict:
         split = split or self.split
         if split not in self._data:

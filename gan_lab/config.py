@@ -37,7 +37,7 @@ def validate_config(cfg: DictConfig) -> None:
     from gan_lab.modules import MODULES
 
     module_cls = MODULES.get(cfg.model.module)
-    if getattr(module_cls, "uses_head", True):  # modules without a classifier head (albedo) skip the dry run
+    if module_cls.uses_head:  # modules without a classifier head (albedo) skip the dry run
         from gan_lab.modules.base import head_options
 
         build_head(cfg.loss.name, 2, 2, **head_options(cfg.loss))  # dry run: the head's own range checks
@@ -46,9 +46,8 @@ def validate_config(cfg: DictConfig) -> None:
             raise ConfigError(f"loss.cls_reference_scale={ref} is invalid; allowed: a number > 0, or null")
     ADVERSARIAL.get(cfg.loss.adversarial)
     DATASETS.get(cfg.dataset.name)
-    metric_registry = getattr(module_cls, "metric_registry", METRICS)  # albedo: gan_lab.metrics.albedo
     for name in list(cfg.eval.metrics) + list(cfg.eval.final_metrics):
-        metric_registry.get(name)
+        module_cls.metric_registry.get(name)  # the task's metrics (albedo: gan_lab.metrics.albedo)
     if cfg.loss.margin < 0:
         raise ConfigError(f"loss.margin={cfg.loss.margin} is invalid; allowed: a number >= 0")
     for key in ("loss.scale", "model.optim.g_lr", "model.optim.d_lr", "dataset.batch_size", "dataset.image_size"):

@@ -60,7 +60,7 @@ def run(cfg) -> dict:
 
     ckpt_path = Path(cfg.ckpt_path)
     module = load_module(ckpt_path).to(cfg.device)
-    if not hasattr(module, "make_eval_set"):
+    if module.task != "conditional":
         raise ConfigError(f"ckpt_path={ckpt_path} holds a {type(module).__name__}, which makes no class-conditional "
                           "samples; evaluate albedo translators with `gan-lab albedo-eval ckpts=...`")
     train_cfg = load_checkpoint(ckpt_path).get("gan_lab_config")

@@ -70,6 +70,10 @@ class Evaluator:
             seed=int(c.get("seed", 0)), width=int(c["width"]), feature_dim=int(c.get("feature_dim", 128)),
         )
 
+    def prepare(self) -> None:
+        """Before training: train or load the reference classifier (cached), so the bar starts after it."""
+        self.classifier()
+
     def classifier(self):
         """(model, real test accuracy): trained once per data/config/seed, then loaded from the cache."""
         if self._classifier is None:

@@ -61,7 +61,7 @@ def run(ckpt_path: str, input: str, output: str, scale: str = "train", device: s
         raise ConfigError(f"scale={scale!r} is invalid; allowed: {', '.join(SCALES)}")
     photos = list_photos(input)  # checks the input before the (slower) checkpoint load
     module = load_module(ckpt_path).to(device)
-    if not hasattr(module, "predict_albedo"):
+    if module.task != "paired":
         raise ConfigError(f"ckpt_path={ckpt_path} is a {module.hparams['model']['module']} model, not an albedo "
                           "translator (train one with gan-lab train experiment=albedo_synth)")
     out_dir = Path(output)

@@ -87,7 +87,6 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     from gan_lab.callbacks.progress import StepProgressBar
     from gan_lab.callbacks.train_record import TrainRecord
     from gan_lab.data import build_datamodule
-    from gan_lab.evaluation import Evaluator
     from gan_lab.modules import MODULES
 
     validate_config(cfg)
@@ -112,10 +111,7 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
         model=_to_dict(cfg.model), loss=_to_dict(cfg.loss), seed=cfg.seed, channels_last=cfg.channels_last,
     )
 
-    if hasattr(module_cls, "build_evaluator"):  # a module with its own metrics (albedo): same .run() contract
-        evaluator = module_cls.build_evaluator(dm, _to_dict(cfg.eval))
-    else:
-        evaluator = Evaluator(dm, _to_dict(cfg.eval), cfg.paths.cache_dir, data_key=_to_dict(cfg.dataset))
+    evaluator = module_cls.build_evaluator(dm, _to_dict(cfg.eval), cfg.paths.cache_dir, _to_dict(cfg.dataset))
     eval_cb = PeriodicEvaluation(
         evaluator, run_dir / "metrics.jsonl", every_n_steps=cfg.eval.every_n_steps, n_samples=cfg.eval.n_samples,
         final_n_samples=cfg.eval.final_n_samples, metrics=list(cfg.eval.metrics),
@@ -139,8 +135,8 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
         logger=build_loggers(cfg, run_dir) or False, default_root_dir=str(run_dir),
         plugins=[AtomicCheckpointIO(), *cluster_plugins(cfg)],  # + SLURMEnvironment(auto_requeue) under SLURM
     )
-    if isinstance(evaluator, Evaluator) and trainer.is_global_zero:
-        evaluator.classifier()  # train or load the reference classifier before the progress bar starts
+    if trainer.is_global_zero:
+        evaluator.prepare()  # e.g. train or load the reference classifier before the progress bar starts
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     if eval_cb.last_result is None:  # resumed at max_steps (the fit loop ran no step), or ddp_spawn's main process
         if trainer.strategy.broadcast(is_finished(cfg, run_dir) is None, src=0):  # rank 0 decides for all ranks

@@ -44,7 +44,7 @@ def run(ckpt_path: str, input: str, target: str, output: str, device: str = "cpu
     from gan_lab.modules.loading import load_module
 
     module = load_module(ckpt_path).to(device)
-    if not hasattr(module, "translate"):
+    if not module.translates_images:
         raise ConfigError(f"ckpt_path={ckpt_path} is a {module.hparams['model']['module']} model, not a translator")
     t = resolve_target(str(target), module.class_names)
     out_dir = Path(output)

@@ -40,10 +40,11 @@ def test_step_progress_bar_counts_iterations_and_resumes():
     bar = StepProgressBar(refresh_every=1)
     trainer = SimpleNamespace(is_global_zero=True, max_steps=10, global_step=3, callback_metrics={},
                               progress_bar_metrics={"d_loss": torch.tensor(1.5)})
-    bar.on_train_start(trainer, None)
+    module = SimpleNamespace(progress_keys=("d_loss", "val/gan_test"))  # what the module declares
+    bar.on_train_start(trainer, module)
     assert bar._bar.total == 10 and bar._bar.n == 3  # a resumed run starts at its checkpoint's step
     trainer.global_step = 7
-    bar.on_train_batch_end(trainer, None, None, None, 0)
+    bar.on_train_batch_end(trainer, module, None, None, 0)
     assert bar._bar.n == 7 and bar._bar.postfix == "d_loss=1.500"
-    bar.on_train_end(trainer, None)
+    bar.on_train_end(trainer, module)
     assert bar._bar is None

@@ -12,8 +12,6 @@ import sys
 from pytorch_lightning.callbacks.progress import ProgressBar
 from tqdm.auto import tqdm
 
-# Shown in the bar's postfix when present in trainer.progress_bar_metrics / callback_metrics.
-POSTFIX_KEYS = ("d_loss", "g_l1", "val/gan_test", "val/fid_clf", "val/lmse")
 
 
 class StepProgressBar(ProgressBar):
@@ -43,7 +41,7 @@ class StepProgressBar(ProgressBar):
         if trainer.global_step % self.refresh_every == 0:
             metrics = {**trainer.callback_metrics, **trainer.progress_bar_metrics}
             post = {}
-            for key in POSTFIX_KEYS:
+            for key in pl_module.progress_keys:  # declared by the module (its task's headline numbers)
                 if key in metrics:
                     value = metrics[key]
                     post[key.split("/")[-1]] = f"{float(value):.3f}"

@@ -13,28 +13,6 @@ import torch
 from gan_lab.imaging import make_grid, save_image
 
 
-def fixed_grid_inputs(module, datamodule, n_inputs: int, seed: int, split: str = "val") -> torch.Tensor:
-    """Translation: the first real images of ``split`` covering as many classes as possible; generation: seeded noise."""
-    if hasattr(module, "grid_noise"):
-        return module.grid_noise(n_inputs, seed)
-    if hasattr(datamodule, "grid_inputs"):  # paired data (albedo): the datamodule's fixed inputs and targets
-        return datamodule.grid_inputs(n_inputs, seed)
-    ds = datamodule.dataset(split)
-    chosen, seen = [], set()
-    for i in range(len(ds)):  # one image per class first, in class order of appearance
-        img, label = ds[i]
-        if int(label) not in seen:
-            seen.add(int(label))
-            chosen.append(img)
-        if len(chosen) == n_inputs:
-            break
-    i = 0
-    while len(chosen) < n_inputs and i < len(ds):
-        chosen.append(ds[i][0])
-        i += 1
-    return torch.stack(chosen)
-
-
 class SampleGrids(pl.Callback):
     """Every ``every_n_steps`` (and at the end) write a grid of the EMA generator's outputs."""
 
@@ -49,7 +27,7 @@ class SampleGrids(pl.Callback):
         if not trainer.is_global_zero:
             return
         if self.inputs is None:
-            self.inputs = fixed_grid_inputs(module, trainer.datamodule, self.n_inputs, self.seed)
+            self.inputs = module.grid_inputs(trainer.datamodule, self.n_inputs, self.seed)
         was_training = module.training
         module.eval()
         grid = make_grid(module.sample_grid(self.inputs, self.max_classes))
@@ -58,7 +36,7 @@ class SampleGrids(pl.Callback):
         upscale = max(1, 64 // module.image_size)
         self.last_path = save_image(grid, self.out_dir / f"step_{step:06d}.png", upscale=upscale)
         for logger in trainer.loggers:
-            if hasattr(logger, "log_image"):
+            if isinstance(logger, pl.loggers.WandbLogger):
                 logger.log_image(key="samples", images=[str(self.last_path)], step=step)
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):

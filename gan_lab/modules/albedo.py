@@ -29,8 +29,10 @@ from gan_lab.registry import ConfigError
 class AlbedoTranslator(ConditionalGANModule):
     """U-Net generator (+ conditional PatchGAN) trained on (photo, albedo, mask) batches."""
 
+    task = "paired"
     uses_head = False  # no classifier head: config validation skips the head checks
     has_diagnostics = False  # label-geometry diagnostics need a classifier head
+    progress_keys = ("d_loss", "g_l1", "val/lmse")
     metric_registry = ALBEDO_METRICS  # eval.metrics name albedo metrics
 
     def __init__(self, *args, **kwargs):
@@ -154,7 +156,11 @@ class AlbedoTranslator(ConditionalGANModule):
         return torch.stack([x.cpu(), self.predict_albedo(x).cpu(), grid_inputs["albedo"].cpu()])
 
     @classmethod
-    def build_evaluator(cls, datamodule, eval_cfg: dict):
+    def build_evaluator(cls, datamodule, eval_cfg: dict, cache_dir=None, data_key=None):
         from gan_lab.albedo_eval import AlbedoEvaluator
 
         return AlbedoEvaluator(datamodule, eval_cfg)
+
+    def grid_inputs(self, datamodule, n: int, seed: int, split: str = "val") -> dict:
+        """The datamodule's fixed paired inputs and targets."""
+        return datamodule.grid_inputs(n, seed)

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_lab.losses import build_adversarial, build_head, gradient_penalty
+from gan_lab.metrics.suite import METRICS
 from gan_lab.modules.ema import make_ema, update_ema
 
 
@@ -103,12 +104,46 @@ def restore_rng(states: dict, rank: int) -> None:
 
 
 class ConditionalGANModule(pl.LightningModule):
-    """Base: subclasses build ``self.G``, ``self.D`` and implement ``training_step`` and the sampling API.
+    """Base: subclasses build ``self.G``, ``self.D`` and implement the task hooks and the sampling API.
 
     Sampling API used by callbacks and evaluation (all with the EMA generator, no grad):
     ``make_eval_set(real_images, real_labels, n, seed)`` -> dict(fake_images, fake_labels, fake_sources)
     ``sample_grid(grid_inputs)`` -> (rows, cols, C, H, W) image tensor in [-1, 1].
+
+    What shared code (train.py, callbacks, commands, config validation) asks of a module is declared here
+    and overridden by a task, never probed with hasattr: ``task``, ``uses_head``, ``has_diagnostics``,
+    ``progress_keys``, ``metric_registry``, ``build_evaluator`` and ``grid_inputs``.
     """
+
+    task = "conditional"  # "conditional": class labels (translation, generation); "paired": albedo
+    uses_head = True  # a classifier head (config validation dry-runs it)
+    translates_images = False  # image + target label -> image (gan-lab translate)
+    progress_keys = ("d_loss", "val/gan_test", "val/fid_clf")  # the progress bar's postfix
+    metric_registry = METRICS  # the names eval.metrics may use
+
+    @classmethod
+    def build_evaluator(cls, datamodule, eval_cfg: dict, cache_dir, data_key: dict):
+        """The evaluator the evaluation callback runs (its ``prepare()`` before training, ``run()`` after)."""
+        from gan_lab.evaluation import Evaluator
+
+        return Evaluator(datamodule, eval_cfg, cache_dir, data_key=data_key)
+
+    def grid_inputs(self, datamodule, n: int, seed: int, split: str = "val"):
+        """The fixed sample-grid inputs: here the first real images of ``split``, one per class first."""
+        ds = datamodule.dataset(split)
+        chosen, seen = [], set()
+        for i in range(len(ds)):  # one image per class first, in class order of appearance
+            img, label = ds[i]
+            if int(label) not in seen:
+                seen.add(int(label))
+                chosen.append(img)
+            if len(chosen) == n:
+                break
+        i = 0
+        while len(chosen) < n and i < len(ds):
+            chosen.append(ds[i][0])
+            i += 1
+        return torch.stack(chosen)
 
     def __init__(
         self,
@@ -367,6 +402,6 @@ class ConditionalGANModule(pl.LightningModule):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if hasattr(self, "G_ema"):
+        if "G_ema" in self._modules:  # not yet built while nn.Module.__init__ runs
             self.G_ema.eval()
         return self

@@ -60,5 +60,6 @@ class ConditionalGAN(ConditionalGANModule):
             rows.append(self.generate_ema(grid_inputs, t).cpu())
         return torch.stack(rows)
 
-    def grid_noise(self, n: int, seed: int) -> Tensor:
+    def grid_inputs(self, datamodule, n: int, seed: int, split: str = "val") -> Tensor:
+        """Fixed noise vectors (one per column) seeded by the run's seed."""
         return torch.randn(n, self.z_dim, generator=torch.Generator().manual_seed(seed))

@@ -22,6 +22,8 @@ from gan_lab.registry import ConfigError
 class TranslationGAN(ConditionalGANModule):
     """StarGAN generator + PatchGAN discriminator with an embedding for the classifier head."""
 
+    translates_images = True
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         g, d = self.model_cfg["generator"], self.model_cfg["discriminator"]
