@@ -36,7 +36,14 @@ from gan_lab.cli_args import parse_kv
 from gan_lab.registry import ConfigError
 
 RETINEX_SIGMAS = (1 / 32, 3 / 32, 5 / 16)
-LABELS = {"psnr": "PSNR ↑", "ssim": "SSIM ↑", "si_mse": "si-MSE ↓", "lmse": "LMSE ↓", "delta_e2000": "ΔE2000 ↓"}
+
+
+def column(metric: str) -> str:
+    """A table header from the metric's declared label and direction (``gan_lab.metrics.keys``)."""
+    from gan_lab.metrics.keys import load_all
+
+    info = load_all().get(metric)
+    return metric if info is None else f"{info.label} {'↑' if info.direction == 'max' else '↓'}"
 
 
 def input_as_albedo(x: Tensor) -> Tensor:
@@ -112,7 +119,7 @@ BASELINES: dict[str, Callable[[Tensor], Tensor]] = {
 
 def format_tables(rows: list[tuple[str, dict]], metrics=DEFAULT_METRICS) -> str:
     """Markdown: one overall table, then one row per method and difficulty group."""
-    head = "| method | n | " + " | ".join(LABELS.get(m, m) for m in metrics) + " |"
+    head = "| method | n | " + " | ".join(column(m) for m in metrics) + " |"
     sep = "|---|---:|" + "---:|" * len(metrics)
     fmt = lambda v: "–" if v is None or (isinstance(v, float) and math.isnan(v)) else (  # noqa: E731
         f"{v:.2f}" if abs(v) >= 1 else f"{v:.4f}")
@@ -120,7 +127,7 @@ def format_tables(rows: list[tuple[str, dict]], metrics=DEFAULT_METRICS) -> str:
     for name, r in rows:
         lines.append(f"| {name} | {r['n_eval']} | " + " | ".join(fmt(r[m]) for m in metrics) + " |")
     lines += ["", "Per difficulty tag (an image can carry several tags; plain = none):", "",
-              "| method | tag | n | " + " | ".join(LABELS.get(m, m) for m in metrics) + " |",
+              "| method | tag | n | " + " | ".join(column(m) for m in metrics) + " |",
               "|---|---|---:|" + "---:|" * len(metrics)]
     for g in GROUPS:
         for name, r in rows:

@@ -32,13 +32,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gan_lab.metrics.keys import declare_keys
 from gan_lab.registry import Registry
 
 ALBEDO_METRICS: Registry[Callable[..., Tensor]] = Registry("albedo metric", "eval.metrics")
-register_albedo_metric = ALBEDO_METRICS.register
 
-# Direction of "better", for tables and best-checkpoint selection.
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "si_mse": False, "lmse": False, "delta_e2000": False}
+
+def register_albedo_metric(name: str, direction: str, label: str):
+    """Register an albedo metric (one key, ``name``, with its direction and label: ``metrics.keys``)."""
+    declare_keys(name, {name: (direction, label)})
+    return ALBEDO_METRICS.register(name)
+
 
 _EPS = 1e-12
 
@@ -74,7 +78,7 @@ def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     return (values * w).sum((1, 2, 3)) / w.sum((1, 2, 3)).clamp_min(1.0)
 
 
-@register_albedo_metric("psnr")
+@register_albedo_metric("psnr", "max", "PSNR (dB, in the label mask)")
 def psnr(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
     """Masked PSNR in dB (data range 1), capped at 100 dB for a perfect prediction."""
     p, t, m = _prep(pred, target, mask)
@@ -111,21 +115,21 @@ def ssim_map(pred: Tensor, target: Tensor, window: int = 11, sigma: float = 1.5)
     return ((2 * mu_p * mu_t + c1) * (2 * cov + c2)) / ((mu_p**2 + mu_t**2 + c1) * (var_p + var_t + c2))
 
 
-@register_albedo_metric("ssim")
+@register_albedo_metric("ssim", "max", "SSIM (in the label mask)")
 def ssim(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
     """Mean SSIM inside the mask (the map is computed on the whole image, then averaged where mask = 1)."""
     p, t, m = _prep(pred, target, mask)
     return _masked_mean(ssim_map(p, t), m)
 
 
-@register_albedo_metric("si_mse")
+@register_albedo_metric("si_mse", "min", "si-MSE (scale-invariant)")
 def si_mse(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
     """Scale-invariant MSE: per-channel LS scale of the prediction inside the mask, then masked MSE."""
     p, t, m = _prep(pred, target, mask)
     return _masked_mean((p * ls_scale(p, t, m) - t) ** 2, m)
 
 
-@register_albedo_metric("lmse")
+@register_albedo_metric("lmse", "min", "LMSE (local, Grosse et al.)")
 def lmse(pred: Tensor, target: Tensor, mask: Tensor | None = None, window: int = 20, stride: int = 10) -> Tensor:
     """Local MSE (Grosse et al. 2009): windowed, each window/channel LS-scaled, normalised by the target energy."""
     p, t, m = _prep(pred, target, mask)
@@ -194,7 +198,7 @@ def srgb_to_lab(rgb: Tensor) -> Tensor:
     return rgb_to_lab(rgb.float().clamp(0, 1)).double()
 
 
-@register_albedo_metric("delta_e2000")
+@register_albedo_metric("delta_e2000", "min", "ΔE2000 (mean, after the scale fit)")
 def delta_e2000(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
     """Mean CIEDE2000 inside the mask between the target and the LS-scaled prediction (clamped to [0, 1])."""
     p, t, m = _prep(pred, target, mask)
@@ -218,4 +222,4 @@ def nanmean(values: Tensor) -> float:
 
 
 __all__ = ["ALBEDO_METRICS", "register_albedo_metric", "psnr", "ssim", "ssim_map", "si_mse", "lmse", "ciede2000",
-           "delta_e2000", "scale_fit", "ls_scale", "compute_albedo_metrics", "HIGHER_IS_BETTER", "nanmean"]
+           "delta_e2000", "scale_fit", "ls_scale", "compute_albedo_metrics", "nanmean"]

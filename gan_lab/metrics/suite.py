@@ -20,20 +20,26 @@ from tqdm.auto import tqdm
 
 from gan_lab.metrics.backbones import FeatureExtractor, check_inception, create_backbone
 from gan_lab.metrics.fid import fid_from_features, kid
+from gan_lab.metrics.keys import declare_keys
 from gan_lab.metrics.gan_train_test import augmentation_gain, classification_scores, gan_test, gan_train
 from gan_lab.registry import ConfigError, Registry
 
 METRICS: Registry[Callable[["EvalContext"], dict]] = Registry("metric", "eval.metrics")
 METRIC_BACKBONES: dict[str, str] = {}  # metric name -> feature backbone it needs (feature-distance metrics only)
 
+# Written beside every evaluation's numbers by the evaluator (a reference: GAN-test and GAN-train read against it).
+declare_keys("(every evaluation)", {"classifier_test_accuracy": (None, "eval classifier, real test accuracy")})
+
 MIN_CLASS_SAMPLES = 2  # a per-class FID needs a covariance: at least 2 fake and 2 real samples
 MIN_TASK_SAMPLES = 10  # a source->target pair enters task FID with at least this many translations
 
 
-def register_metric(name: str, backbone: str | None = None):
-    """Register a metric; ``backbone`` names the feature network it needs (checked before any work)."""
+def register_metric(name: str, keys: dict[str, tuple[str | None, str]], backbone: str | None = None):
+    """Register a metric with the keys it records ``{key: (direction, label)}`` (see ``metrics.keys``);
+    ``backbone`` names the feature network it needs (checked before any work)."""
     if backbone is not None:
         METRIC_BACKBONES[name] = backbone
+    declare_keys(name, keys)
     return METRICS.register(name)
 
 
@@ -213,37 +219,42 @@ def _intra_fid(ctx: EvalContext, backbone: str, metric: str, task_metric: str) -
     return {**out, **_task_fid(ctx, backbone, task_metric)}
 
 
-@register_metric("fid_clf", backbone="classifier")
+@register_metric("fid_clf", {"fid_clf": ("min", "FID (eval-classifier features; not Inception FID)")},
+                 backbone="classifier")
 def fid_clf(ctx: EvalContext) -> dict:
     return _fid(ctx, "classifier", "fid_clf")
 
 
-@register_metric("kid_clf", backbone="classifier")
+@register_metric("kid_clf", {"kid_clf": ("min", "KID (eval-classifier features)")}, backbone="classifier")
 def kid_clf(ctx: EvalContext) -> dict:
     return _kid(ctx, "classifier", "kid_clf")
 
 
-@register_metric("intra_fid_clf", backbone="classifier")
+@register_metric("intra_fid_clf", {"intra_fid_clf": ("min", "intra-class FID (eval-classifier features)"),
+                                  "task_fid_clf": ("min", "task FID, source->target pairs (eval-classifier features)")},
+                 backbone="classifier")
 def intra_fid_clf(ctx: EvalContext) -> dict:
     return _intra_fid(ctx, "classifier", "intra_fid_clf", "task_fid_clf")
 
 
-@register_metric("task_fid_clf", backbone="classifier")
+@register_metric("task_fid_clf", {"task_fid_clf": ("min", "task FID, source->target pairs (eval-classifier features)")},
+                 backbone="classifier")
 def task_fid_clf(ctx: EvalContext) -> dict:
     return _task_fid(ctx, "classifier", "task_fid_clf")
 
 
-@register_metric("fid", backbone="inception")
+@register_metric("fid", {"fid": ("min", "FID (Inception)")}, backbone="inception")
 def fid_inception(ctx: EvalContext) -> dict:
     return _fid(ctx, "inception", "fid")
 
 
-@register_metric("kid", backbone="inception")
+@register_metric("kid", {"kid": ("min", "KID (Inception)")}, backbone="inception")
 def kid_inception(ctx: EvalContext) -> dict:
     return _kid(ctx, "inception", "kid")
 
 
-@register_metric("intra_fid", backbone="inception")
+@register_metric("intra_fid", {"intra_fid": ("min", "intra-class FID (Inception)"),
+                              "task_fid": ("min", "task FID, source->target pairs (Inception)")}, backbone="inception")
 def intra_fid_inception(ctx: EvalContext) -> dict:
     return _intra_fid(ctx, "inception", "intra_fid", "task_fid")
 
@@ -262,19 +273,21 @@ def _needs_training(ctx: EvalContext, metric: str, datasets: Sequence[str]) -> N
         raise ValueError(f"metric {metric} needs EvalContext.{', '.join(missing)} (it trains a classifier)")
 
 
-@register_metric("gan_test")
+@register_metric("gan_test", {"gan_test": ("max", "GAN-test accuracy")})
 def gan_test_metric(ctx: EvalContext) -> dict:
     return {"gan_test": gan_test(ctx.classifier, ctx.fake_images, ctx.fake_labels),
             **_classifier_provenance(ctx, "gan_test")}
 
 
-@register_metric("scores")
+@register_metric("scores", {"accuracy_score": ("max", "prediction accuracy score"),
+                           "confidence_score": ("max", "average confidence score")})
 def scores_metric(ctx: EvalContext) -> dict:
     return {**classification_scores(ctx.classifier, ctx.fake_images, ctx.fake_labels, ctx.num_classes),
             **_classifier_provenance(ctx, "scores")}
 
 
-@register_metric("gan_train")
+@register_metric("gan_train", {"gan_train": ("max", "GAN-train accuracy"),
+                              "gan_train_real_reference": (None, "GAN-train classifier trained on real data")})
 def gan_train_metric(ctx: EvalContext) -> dict:
     _needs_training(ctx, "gan_train", ["real_test"])
     acc = gan_train(ctx.train_classifier_fn, ctx.fake_images, ctx.fake_labels, ctx.real_test, ctx.progress)
@@ -284,7 +297,9 @@ def gan_train_metric(ctx: EvalContext) -> dict:
             "gan_train_classifier": f"retrained-on-fake:eval-classifier:{key}", **ctx.n}
 
 
-@register_metric("aug_gain")
+@register_metric("aug_gain", {"aug_gain": ("max", "augmentation gain (real + generated vs real only)"),
+                             "aug_accuracy": ("max", "accuracy trained on real + generated"),
+                             "aug_real_only_accuracy": (None, "accuracy trained on real only")})
 def aug_gain_metric(ctx: EvalContext) -> dict:
     _needs_training(ctx, "aug_gain", ["real_train", "real_test"])
     return {**augmentation_gain(ctx.train_classifier_fn, ctx.real_train, ctx.fake_images, ctx.fake_labels,

@@ -4,7 +4,7 @@ A configuration is a run's config minus the seed and minus keys that do not chan
 measured (paths, run name, logging, resume path: ``IGNORED_KEYS``). Per configuration and metric the
 report shows mean ± sample standard deviation (ddof=1) over the runs' final evaluations, with n; a run
 that has no final evaluation contributes its last periodic one and is flagged. The best configuration
-per metric follows ``DIRECTIONS``, the one table of which way is better.
+per metric follows the direction each metric declared at registration (``gan_lab.metrics.keys``).
 """
 
 from __future__ import annotations
@@ -16,20 +16,23 @@ from typing import Iterable, Sequence
 
 from gan_lab.report.runs import Run, finite
 
-# Metric name prefix -> "min" (lower is better) or "max" (higher is better); the longest prefix wins and
-# a "group/" prefix is ignored (albedo runs record "<tag>/psnr" beside "psnr").
-DIRECTIONS: dict[str, str] = {
-    "fid": "min", "kid": "min", "intra_fid": "min", "task_fid": "min",
-    "gan_test": "max", "gan_train": "max", "accuracy_score": "max", "confidence_score": "max",
-    "aug_gain": "max", "aug_accuracy": "max",
-    "psnr": "max", "ssim": "max", "si_mse": "min", "mse": "min", "lmse": "min", "delta_e2000": "min",
-}
-# Table order for known metrics; others follow alphabetically.
-METRIC_ORDER = ["fid", "fid_clf", "kid", "kid_clf", "intra_fid", "intra_fid_clf", "task_fid", "task_fid_clf",
-                "gan_test", "gan_train", "accuracy_score", "confidence_score", "aug_gain", "aug_accuracy",
-                "psnr", "ssim", "si_mse", "lmse", "delta_e2000"]
-# Reference numbers (the evaluation classifier on real data): shown, never ranked.
-REFERENCE_METRICS = ["classifier_test_accuracy", "gan_train_real_reference", "aug_real_only_accuracy"]
+
+def _keys():
+    from gan_lab.metrics.keys import load_all
+
+    return load_all()
+
+
+def metric_order() -> list[str]:
+    """Table order: the order metrics declared their keys at registration (``gan_lab.metrics.keys``)."""
+    return [k for k, info in _keys().items() if info.direction is not None]
+
+
+def reference_metrics() -> list[str]:
+    """Reference numbers (the evaluation classifier on real data): shown, never ranked."""
+    return [k for k, info in _keys().items() if info.direction is None]
+
+
 # Bookkeeping in each record, not metrics (KID's *_std is over KID subsets, not seeds: left out; n_* are counts).
 BOOKKEEPING = {"step", "kind", "split", "n_fake", "n_real", "eval_seed", "eval_seconds", "per_class_accuracy"}
 BOOKKEEPING_SUFFIXES = ("_std", "_classes", "_pairs")
@@ -47,12 +50,10 @@ def is_bookkeeping(key: str) -> bool:
 
 
 def direction(metric: str) -> str | None:
-    """"min", "max" or None (unknown, or a reference number: not ranked)."""
-    if metric in REFERENCE_METRICS:
-        return None
-    name = metric.rpartition("/")[2]
-    matches = [p for p in DIRECTIONS if name.startswith(p)]
-    return DIRECTIONS[max(matches, key=len)] if matches else None
+    """"min", "max" or None (undeclared, or a reference number: not ranked); a "group/" prefix is ignored
+    (albedo runs record "<tag>/psnr" beside "psnr")."""
+    info = _keys().get(metric.rpartition("/")[2])
+    return info.direction if info is not None else None
 
 
 def _ignored(key: str, ignore: Sequence[str]) -> bool:
@@ -153,9 +154,10 @@ def metric_names(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
                     continue
                 if isinstance(v, (int, float)):
                     names.add(k)
-    refs = [m for m in REFERENCE_METRICS if m in names]
+    refs = [m for m in reference_metrics() if m in names]
     rest = names - set(refs)
-    ordered = [m for m in METRIC_ORDER if m in rest] + sorted(rest - set(METRIC_ORDER))
+    order = metric_order()
+    ordered = [m for m in order if m in rest] + sorted(rest - set(order))
     ordered.sort(key=lambda m: "/" in m)  # per-group breakdowns ("<tag>/psnr") after the overall numbers
     return ordered, refs
 
