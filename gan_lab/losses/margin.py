@@ -21,7 +21,8 @@ Defaults. ArcFace's face-recognition setting is s=64, m=0.5 for thousands of ide
 discriminator classifies 10–100 classes, where s=64 makes the soft-max almost one-hot from the first steps
 (the classification loss then gives the generator little gradient), so the class defaults are s=30 with
 m=0.5 (aam), m=0.35 (cosface, its paper's value) and m=4 (sphereface, its paper's value). The run configs
-in ``conf/loss/`` set their own values, recorded with every run.
+in ``conf/loss/`` set their own values, chosen by measurement (aam: s=16, m=0.3; docs/results/lgad_digits.md),
+recorded with every run.
 
 Precision. Normalisation, the trigonometry and the logits are computed in float32 with autocast
 disabled, whatever the input dtype (e.g. bf16 under autocast): cos θ near ±1 and sqrt(1 − cos²) lose
