@@ -70,14 +70,31 @@ class _Guarded:
                 self._owner.fail(e)
 
 
+def _quietly(fn, *args, **kwargs) -> None:
+    try:
+        fn(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
 class ResilientWandbLogger(WandbLogger):
     broken = False
 
     def fail(self, error: BaseException) -> None:
         if not self.broken:
             self.broken = True
+            self._release()
             log.warning("W&B failed (%s: %s); training goes on and metrics.jsonl keeps every number, but W&B "
                         "logging is off for the rest of this run", type(error).__name__, error)
+
+    def _release(self) -> None:
+        """Finish the W&B run in the background (best effort: a dead service must not block training), so
+        the process's global ``wandb.run`` is free for the next run of a sweep."""
+        import threading
+
+        run = self._experiment
+        if run is not None and hasattr(run, "finish"):
+            threading.Thread(target=lambda: _quietly(run.finish, exit_code=1), daemon=True).start()
 
     @property
     def experiment(self):

@@ -60,7 +60,7 @@ def test_eval_json_has_every_number_backbone_counts_and_seed(ckpt, tmp_path):
     assert saved["metrics_requested"] == METRICS
     assert saved["n_samples"] == 60 and saved["n_fake"] == 60 and saved["n_real"] > 100
     assert saved["seed"] == 0 and saved["eval_seed"] == 0
-    assert saved["checkpoint_step"] == 6 and saved["dataset"] == "digits" and saved["head"] == "aam"
+    assert saved["checkpoint_step"] == 6 and saved["dataset"] == "digits" and saved["head"] == "softmax"
     clf = saved["fid_clf_backbone"]
     assert clf.startswith("eval-classifier:") and len(clf) > len("eval-classifier:")
     for key in ("kid_clf_backbone", "intra_fid_clf_backbone", "task_fid_clf_backbone", "gan_test_classifier",

@@ -74,7 +74,7 @@ def test_lgad_rafd_is_stargan_paper_settings(tmp_path):
     assert (loss.adversarial, loss.lambda_gp, loss.lambda_rec, loss.lambda_cls) == ("wgan-gp", 10, 10, 1)
     assert cfg.trainer.accelerator == "gpu" and cfg.eval.every_n_steps == 10_000
     assert cfg.eval.n_samples > 500 and cfg.eval.final_n_samples >= cfg.eval.n_samples
-    assert (cfg.loss.scale, cfg.loss.margin) == (30.0, 0.5)  # the head's own defaults are not overridden
+    assert (cfg.loss.scale, cfg.loss.margin) == (16.0, 0.3)  # conf/loss/aam.yaml's values are not overridden
 
 
 def test_lgad_cifar100_settings(tmp_path):

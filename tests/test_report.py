@@ -137,7 +137,7 @@ def test_aggregation_mean_std_and_best(runs_root):
     assert set(cmp.differing) == {"loss.name", "loss.margin", "loss.scale"}
     aam, soft = cmp.configs
     assert aam.label["loss.name"] == "aam" and soft.label["loss.name"] == "softmax"
-    assert aam.label_text == "loss.name=aam loss.margin=0.5 loss.scale=30.0"
+    assert aam.label_text == "loss.name=aam loss.margin=0.5 loss.scale=16.0"
     assert cmp.differing == ["loss.name", "loss.margin", "loss.scale"]
     for c, name in ((aam, "aam"), (soft, "softmax")):
         for m in ("fid_clf", "gan_test", "confidence_score", "kid_clf"):
@@ -314,7 +314,7 @@ def test_markdown_table_has_the_same_numbers(runs_root, tmp_path):
     header = [h.strip() for h in lines[0].strip("|").split("|")]
     assert header[:2] == ["configuration", "seeds"] and "fid_clf" in header and "gan_test" in header
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")] for line in lines[2:]}
-    aam = rows["loss.name=aam loss.margin=0.5 loss.scale=30.0"]
+    aam = rows["loss.name=aam loss.margin=0.5 loss.scale=16.0"]
     fid = summary_values("aam", "fid_clf")
     # aam has the best (lowest) fid_clf: bold, mean ± ddof-1 std, as computed independently
     assert aam[header.index("fid_clf")] == f"**{statistics.mean(fid):.3f} ± {statistics.stdev(fid):.3f}**"
