@@ -7,6 +7,7 @@ the run-directory guard that keeps an existing checkpoint from being overwritten
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -14,9 +15,19 @@ from omegaconf import DictConfig
 from gan_lab.launch import slurm as _slurm  # noqa: F401  registers ${gan_lab_gpus:...} (conf/hydra/launcher/slurm.yaml)
 from gan_lab.registry import ConfigError
 
-# conf/ sits beside the package in the source tree (install with `pip install -e .`);
-# GAN_LAB_CONF points elsewhere.
-CONF_DIR = Path(os.environ.get("GAN_LAB_CONF", Path(__file__).resolve().parent.parent / "conf"))
+
+def find_conf_dir(env: str | None = None, prefix: str | None = None) -> Path:
+    """Where the Hydra configs are: ``GAN_LAB_CONF`` if set; else conf/ beside the package (a checkout or an
+    editable install); else ``<prefix>/share/gan_lab/conf`` (a non-editable ``pip install .``)."""
+    env = os.environ.get("GAN_LAB_CONF") if env is None else env
+    if env:
+        return Path(env)
+    source = Path(__file__).resolve().parent.parent / "conf"
+    installed = Path(sys.prefix if prefix is None else prefix) / "share" / "gan_lab" / "conf"
+    return source if (source / "train.yaml").is_file() or not (installed / "train.yaml").is_file() else installed
+
+
+CONF_DIR = find_conf_dir()
 
 
 def _positive(cfg: DictConfig, key: str, allow_zero: bool = False) -> None:
