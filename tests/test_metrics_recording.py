@@ -144,11 +144,16 @@ def test_only_rank_zero_evaluates_and_everyone_gets_its_numbers(tmp_path):
     assert not (tmp_path / "metrics.jsonl").exists()  # nothing written by a non-zero rank
 
 
-def test_progress_bars_follow_the_trainer_unless_set(tmp_path):
+def test_progress_bars_follow_the_trainer_unless_set(tmp_path, monkeypatch):
+    import sys
+
     cb = callback(tmp_path)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     cb.evaluate(fake_trainer(bar=object()), None, final=False)
     cb.evaluate(fake_trainer(bar=None), None, final=False)
-    assert [c["progress"] for c in cb.evaluator.calls] == [True, False]  # periodic evaluations get a bar too
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)  # a log file: no transient bars
+    cb.evaluate(fake_trainer(bar=object()), None, final=False)
+    assert [c["progress"] for c in cb.evaluator.calls] == [True, False, False]  # periodic evaluations get a bar too
     quiet = callback(tmp_path, progress=False)
     quiet.evaluate(fake_trainer(bar=object()), None, final=True)
     assert quiet.evaluator.calls[0]["progress"] is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -48,3 +49,22 @@ def test_step_progress_bar_counts_iterations_and_resumes():
     assert bar._bar.n == 7 and bar._bar.postfix == "d_loss=1.500"
     bar.on_train_end(trainer, module)
     assert bar._bar is None
+
+
+def test_progress_bar_into_a_log_file_writes_about_ten_lines(monkeypatch):
+    import io
+
+    log = io.StringIO()  # not a terminal
+    monkeypatch.setattr(sys, "stderr", log)
+    bar = StepProgressBar(refresh_every=1)
+    module = SimpleNamespace(progress_keys=("d_loss",))
+    trainer = SimpleNamespace(is_global_zero=True, max_steps=500, global_step=0, callback_metrics={},
+                              progress_bar_metrics={"d_loss": torch.tensor(1.5)})
+    bar.on_train_start(trainer, module)
+    assert bar._bar.miniters == 50 and bar._bar.mininterval == 0  # every 10 % of the run, whatever the speed
+    for step in range(1, 501):
+        trainer.global_step = step
+        bar.on_train_batch_end(trainer, module, None, None, 0)
+    bar.on_train_end(trainer, module)
+    redraws = log.getvalue().count("\r") + log.getvalue().count("\n")
+    assert 5 <= redraws <= 15, redraws  # not one per step

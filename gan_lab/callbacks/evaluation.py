@@ -95,7 +95,10 @@ class PeriodicEvaluation(pl.Callback):
     def _progress(self, trainer: pl.Trainer) -> bool:
         if self.progress is not None:
             return bool(self.progress)
-        return getattr(trainer, "progress_bar_callback", None) is not None
+        import sys
+
+        # transient bars only on a terminal: in a log file each redraw would be a line
+        return getattr(trainer, "progress_bar_callback", None) is not None and sys.stderr.isatty()
 
     def _run(self, trainer: pl.Trainer, module, kind: str, names: list[str], n: int, split: str | None) -> dict:
         t0 = time.time()
