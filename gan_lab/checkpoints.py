@@ -28,33 +28,27 @@ class CheckpointWriteError(OSError):
     """A checkpoint could not be written; the previous file at that path is intact."""
 
 
+def _problem(path: Path) -> str | None:
+    """Why ``path`` is not a whole checkpoint (zip container + every member's CRC), or None if it is."""
+    if not zipfile.is_zipfile(path):
+        return "not a complete checkpoint (truncated, or not written by torch.save)"
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        return f"unreadable ({e})"
+    return None if bad is None else f"corrupt data in {bad}"
+
+
 def check_readable(path: str | Path, key: str = "ckpt_path") -> None:
     path = Path(path)
-    reason = None
-    if not zipfile.is_zipfile(path):
-        reason = "not a complete checkpoint (truncated, or not written by torch.save)"
-    else:
-        try:
-            with zipfile.ZipFile(path) as z:
-                bad = z.testzip()
-            if bad is not None:
-                reason = f"corrupt data in {bad}"
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
-            reason = f"unreadable ({e})"
+    reason = _problem(path)
     if reason is None:
         return
-    intact = [p for p in sorted(path.parent.glob("*.ckpt")) if p != path and _is_intact(p)]
+    intact = [p for p in sorted(path.parent.glob("*.ckpt")) if p != path and _problem(p) is None]
     hint = (f"; intact checkpoint(s) beside it: {', '.join(str(p) for p in intact)} (pass {key}=<one of them>)"
             if intact else "")
     raise CorruptCheckpointError(f"{key}={path}: {reason}{hint}")
-
-
-def _is_intact(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as z:
-            return z.testzip() is None
-    except (zipfile.BadZipFile, OSError, EOFError):
-        return False
 
 
 def load_checkpoint(path: str | Path, key: str = "ckpt_path", map_location: str = "cpu") -> dict:

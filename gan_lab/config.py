@@ -44,7 +44,6 @@ def validate_config(cfg: DictConfig) -> None:
     from gan_lab.data import DATASETS
     from gan_lab.launch.ddp_guard import check_sync_batchnorm
     from gan_lab.losses import ADVERSARIAL, build_head
-    from gan_lab.metrics.suite import METRICS
     from gan_lab.modules import MODULES
 
     module_cls = MODULES.get(cfg.model.module)

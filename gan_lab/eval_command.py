@@ -43,7 +43,6 @@ def _sample_count(cfg, key: str) -> int:
 
 def run(cfg) -> dict:
     """Evaluate ``cfg.ckpt_path``; returns the result dict (also written to the JSON file)."""
-    import torch
 
     from gan_lab.records import strict_json
     from gan_lab.data import build_datamodule

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 def summary_keys() -> list[tuple[str, str]]:
-    """(key, label) in display order: every declared metric key (``gan_lab.metrics.keys``) but the
-    group/diagnostic ones; only the keys a run recorded are printed."""
+    """(key, label) in display order: every declared metric key (``gan_lab.metrics.keys``), reference numbers
+    last; only the keys a run recorded are printed."""
     from gan_lab.metrics.keys import load_all
 
     keys = load_all().values()

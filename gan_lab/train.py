@@ -20,11 +20,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.checkpoints import AtomicCheckpointIO, check_readable
 from gan_lab.config import CONF_DIR, check_writable, resolve_ckpt_path, validate_config
-from gan_lab.registry import ConfigError
 from gan_lab.launch.rank import is_rank_zero
 from gan_lab.launch.slurm import cluster_plugins
-from gan_lab.sweep.jobs import final_record, is_finished, preflight, selection_record
+from gan_lab.registry import ConfigError
 from gan_lab.summary import format_summary
+from gan_lab.sweep.jobs import final_record, is_finished, preflight, selection_record
 
 log = logging.getLogger("gan_lab")
 

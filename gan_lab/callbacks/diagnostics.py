@@ -41,14 +41,12 @@ class Diagnostics(pl.Callback):
         self.every = int(every_n_steps)
         self.n_images, self.split = int(n_images), split
         self.batch: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.last: dict[str, float] | None = None
 
     def run(self, trainer: pl.Trainer, module) -> dict[str, float]:
         if self.batch is None:
             self.batch = fixed_batch(trainer.datamodule, self.n_images, self.split)
         step = trainer.global_step
         scalars, tensors = module.diagnostics(*self.batch)
-        self.last = scalars
         append_jsonl(self.run_dir / "train_metrics.jsonl", {"step": step, "kind": "diagnostics", **scalars})
         path = self.run_dir / "diagnostics" / f"weight_cos_step_{step:06d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)

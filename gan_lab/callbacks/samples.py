@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 
 from gan_lab.imaging import make_grid, save_image
 

@@ -4,9 +4,9 @@ exactly the batches the uninterrupted run would have seen.
 ``EpochSampler`` shuffles with a generator seeded by ``(seed, epoch)`` (not torch's global RNG, which
 training draws from), deals the permutation to the ranks (rank r takes every world-th item: each rank sees
 different data, and the union is the epoch), and can skip the items a resumed run already consumed in the
-current epoch (:meth:`resume`). With ``flip=True`` it also draws, from the same generator, a left-right flip bit per item and
-yields ``index + n·flip`` for :class:`FlipByIndex` to decode: the augmentation is part of the order, so it
-resumes exactly too.
+current epoch (:meth:`resume`). With ``flip=True`` it also draws, from the same generator, a left-right flip
+bit per item and yields ``index + n·flip`` for :class:`FlipByIndex` to decode: the augmentation is part of
+the order, so it resumes exactly too.
 """
 
 from __future__ import annotations

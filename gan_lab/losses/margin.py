@@ -65,7 +65,7 @@ class ClassifierHead(nn.Module):
 
     name = "head"
     # True for heads that L2-normalise φ and score with s·cos θ: their loss gradient on φ grows like s/‖φ‖
-    # (the modules balance λ_cls by loss.cls_reference_scale / s; see README "A live critic").
+    # (the modules balance λ_cls by loss.cls_reference_scale / s; see docs/label_geometry.md).
     normalised = False
     accepts_easy_margin = False  # AAM only: the ``loss.easy_margin`` option
 

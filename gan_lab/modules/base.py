@@ -67,7 +67,7 @@ def head_options(loss_cfg: Mapping) -> dict:
 def balanced_lambda_cls(lambda_cls: float, head, reference_scale: float | None) -> float:
     """λ_cls in use. A normalised head's loss gradient on φ grows linearly with its scale s, so its weight
     is ``λ_cls · reference_scale / s``: at s = reference_scale (3 by default) the head's gradient on D's
-    trunk matches the soft-max head's (measured, README "A live critic"). null: λ_cls as configured."""
+    trunk matches the soft-max head's (measured: docs/results/live_critic.md). null: λ_cls as configured."""
     if reference_scale is None or not head.normalised:
         return float(lambda_cls)
     return float(lambda_cls) * float(reference_scale) / head.scale
@@ -117,6 +117,7 @@ class ConditionalGANModule(pl.LightningModule):
 
     task = "conditional"  # "conditional": class labels (translation, generation); "paired": albedo
     uses_head = True  # a classifier head (config validation dry-runs it)
+    has_diagnostics = True  # label-geometry diagnostics (a module without a classifier head sets False)
     translates_images = False  # image + target label -> image (gan-lab translate)
     progress_keys = ("d_loss", "val/gan_test", "val/fid_clf")  # the progress bar's postfix
     metric_registry = METRICS  # the names eval.metrics may use
@@ -174,7 +175,7 @@ class ConditionalGANModule(pl.LightningModule):
         self.n_critic = int(self.model_cfg["optim"].get("n_critic", 1))
         self.last_logs: dict[str, float] = {}  # the latest iteration's losses (train_metrics.jsonl)
         self._resume_rng: dict | None = None  # RNG states of the checkpoint being resumed
-        self._data_seen = 0.0  # sum of the real images this rank trained on (DDP digest in checkpoints)
+        self._data_seen: Tensor | float = 0.0  # sum of the real images this rank trained on (DDP digest)
 
     # -- construction helpers for subclasses -------------------------------------------------
     def _build_head(self, embed_dim: int) -> nn.Module:
@@ -182,7 +183,8 @@ class ConditionalGANModule(pl.LightningModule):
         self.lambda_cls = balanced_lambda_cls(self.lambda_cls_config, head, self.loss_cfg.get("cls_reference_scale"))
         if self.lambda_cls != self.lambda_cls_config:
             log.info("head %s (s=%g): lambda_cls %g in use (= loss.lambda_cls %g * loss.cls_reference_scale %g / s)",
-                     head.name, head.scale, self.lambda_cls, self.lambda_cls_config, self.loss_cfg["cls_reference_scale"])
+                     head.name, head.scale, self.lambda_cls, self.lambda_cls_config,
+                     self.loss_cfg["cls_reference_scale"])
         return head
 
     def _finish_build(self) -> None:
@@ -270,8 +272,8 @@ class ConditionalGANModule(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch
         x = self._as_input(x)
-        if self.trainer.world_size > 1:
-            self._data_seen += float(x.detach().double().sum())
+        if self.trainer.world_size > 1:  # a tensor sum: no host sync in the training step
+            self._data_seen = self._data_seen + x.detach().double().sum()
         g_input, y_trg = self.sample_targets(x, y)
         opt_d, opt_g = self.optimizers()
 
@@ -301,8 +303,6 @@ class ConditionalGANModule(pl.LightningModule):
         self._log_iteration(logs)
 
     # -- diagnostics: the label geometry and the balance of the loss terms ---------------------------
-    has_diagnostics = True  # a module without a classifier head (albedo) sets False
-
     def diagnostics(self, x: Tensor, y: Tensor) -> tuple[dict[str, float], dict[str, Tensor]]:
         """On a fixed real batch: ``geometry/*``, ``grad/*`` (norm of each weighted term's gradient on D's
         last shared layer and on G's output) and ``critic/wasserstein``; plus tensors for the plots
@@ -332,7 +332,8 @@ class ConditionalGANModule(pl.LightningModule):
         emb_real, emb_fake = out["emb_real"].detach().float(), out["emb_fake"].detach().float()
         geo = label_geometry(directions, emb_real, y, emb_fake, y_trg)
         scalars.update({f"geometry/{k}": v for k, v in geo.items()})
-        scalars["critic/wasserstein"] = float(out["out_real"].detach().float().mean() - out["out_fake"].detach().float().mean())
+        scalars["critic/wasserstein"] = float(out["out_real"].detach().float().mean()
+                                              - out["out_fake"].detach().float().mean())
         tensors = {"weight_cos": weight_cosines(directions).float().cpu(),
                    "cos_target_real": cosine_to_class(emb_real, y, directions).float().cpu(),
                    "cos_target_fake": cosine_to_class(emb_fake, y_trg, directions).float().cpu()}
@@ -385,7 +386,7 @@ class ConditionalGANModule(pl.LightningModule):
         seen (different per rank: each rank trains on its own shard)."""
         params = [p.detach().double() for p in self.parameters()]
         mine = torch.stack([torch.stack([p.sum(), p.pow(2).sum()]) for p in params]).to(self.device)
-        data = torch.tensor([self._data_seen], dtype=torch.float64, device=self.device)
+        data = torch.as_tensor(self._data_seen, dtype=torch.float64, device=self.device).reshape(1)
         strategy = self.trainer.strategy
         digests, seen = strategy.all_gather(mine).cpu(), strategy.all_gather(data).cpu()
         if not all(torch.equal(digests[0], d) for d in digests[1:]):

@@ -39,7 +39,7 @@ EMB_NORMS = ("none", "layer")
 def init_discriminator(module: nn.Module, kind: str, key: str = "model.discriminator.init") -> None:
     """``default``: PyTorch's own initialisation (official StarGAN / BigGAN-style discriminators);
     ``dcgan``: N(0, 0.02). The DCGAN start shrinks every layer, so an un-normalised D's embedding has
-    ‖φ‖ ≈ 0.02, and a normalised head's gradient (∝ s/‖φ‖) then swamps the critic's (see README)."""
+    ‖φ‖ ≈ 0.02, and a normalised head's gradient (∝ s/‖φ‖) then swamps the critic's (docs/results/live_critic.md)."""
     if kind == "dcgan":
         init_weights(module)
     elif kind != "default":

@@ -251,7 +251,7 @@ def runs_section(cmp: Comparison) -> str:
     for c in cmp.configs:
         for r in c.runs:
             last = r.summary
-            status = ("final" if r.has_final else f'<span class="flag">periodic only †</span>') if last else "no evaluations"
+            status = ("final" if r.has_final else '<span class="flag">periodic only †</span>') if last else "no evaluations"
             rows.append(f'<tr><td class="cfg">{swatch(c)}{chips(c)}</td><td>{escape(str(r.seed))}</td>'
                         f'<td>{int(last["step"]) if last else "—"}</td><td>{status}</td><td>{len(r.records)}</td>'
                         f'<td>{len(r.samples)}</td><td class="path">{escape(str(r.path))}</td></tr>')

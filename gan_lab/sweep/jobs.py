@@ -10,7 +10,6 @@ skipping or resuming the wrong configuration.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -22,22 +21,27 @@ JOB_FILE = "sweep_job.json"
 _KEY_IGNORED = ("ckpt_path=", "hydra.", "hydra/", "paths.", "logger", "+logger", "trainer.enable_progress_bar=")
 
 
-def final_record(run_dir: Path) -> dict | None:
-    """The last ``"kind": "final"`` evaluation in <run_dir>/metrics.jsonl (None if the run never finished)."""
+def _last_record(run_dir: Path, *kinds: str) -> dict | None:
+    """The last record of the first of ``kinds`` present in <run_dir>/metrics.jsonl (None if none)."""
     from gan_lab.report.runs import load_metrics  # skips a line cut short by a kill
 
-    finals = [r for r in load_metrics(Path(run_dir) / "metrics.jsonl", []) if r.get("kind") == "final"]
-    return finals[-1] if finals else None
+    records = load_metrics(Path(run_dir) / "metrics.jsonl", [])
+    for kind in kinds:
+        chosen = [r for r in records if r.get("kind") == kind]
+        if chosen:
+            return chosen[-1]
+    return None
+
+
+def final_record(run_dir: Path) -> dict | None:
+    """The last ``"kind": "final"`` evaluation (None if the run never finished)."""
+    return _last_record(run_dir, "final")
 
 
 def selection_record(run_dir: Path) -> dict | None:
     """The record model selection reads: the last ``"kind": "final_val"`` evaluation (the cheap metrics on
     ``eval.select_split`` at the end of training), else the final one (a run without a selection split)."""
-    from gan_lab.report.runs import load_metrics
-
-    records = load_metrics(Path(run_dir) / "metrics.jsonl", [])
-    chosen = [r for r in records if r.get("kind") == "final_val"] or [r for r in records if r.get("kind") == "final"]
-    return chosen[-1] if chosen else None
+    return _last_record(run_dir, "final_val", "final")
 
 
 def is_finished(cfg: DictConfig, run_dir: Path) -> dict | None:
