@@ -43,7 +43,9 @@ def column(metric: str) -> str:
     from gan_lab.metrics.keys import load_all
 
     info = load_all().get(metric)
-    return metric if info is None else f"{info.label} {'↑' if info.direction == 'max' else '↓'}"
+    if info is None or info.direction is None:  # a reference number (e.g. sharpness): no arrow
+        return metric if info is None else info.label
+    return f"{info.label} {'↑' if info.direction == 'max' else '↓'}"
 
 
 def input_as_albedo(x: Tensor) -> Tensor:

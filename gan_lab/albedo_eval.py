@@ -19,7 +19,7 @@ from gan_lab.data.albedo import DIFFICULTY_TAGS, stack_items, to_unit
 from gan_lab.imaging import to_uint8
 from gan_lab.metrics.albedo import compute_albedo_metrics, nanmean
 
-DEFAULT_METRICS = ("psnr", "ssim", "si_mse", "lmse", "delta_e2000")
+DEFAULT_METRICS = ("psnr", "ssim", "si_mse", "lmse", "delta_e2000", "sharpness")
 GROUPS = (*DIFFICULTY_TAGS, "plain")
 
 

@@ -59,7 +59,10 @@ class EpochSampler(Sampler[int]):
 
 
 class FlipByIndex(Dataset):
-    """Item ``i < n`` as it is, item ``i + n`` flipped left-right (the sampler's encoding)."""
+    """Item ``i < n`` as it is, item ``i + n`` flipped left-right (the sampler's encoding).
+
+    Items are ``(image, label)`` pairs or dicts (paired data): in a dict every image-shaped tensor
+    (3 or more dims: photo, target, mask) is flipped together; vectors and scalars stay."""
 
     def __init__(self, base: Dataset):
         self.base = base
@@ -69,5 +72,10 @@ class FlipByIndex(Dataset):
         return 2 * self.n
 
     def __getitem__(self, i: int):
-        image, label = self.base[i % self.n]
-        return (image.flip(-1) if i >= self.n else image), label
+        item = self.base[i % self.n]
+        if i < self.n:
+            return item
+        if isinstance(item, dict):
+            return {k: v.flip(-1) if torch.is_tensor(v) and v.dim() >= 3 else v for k, v in item.items()}
+        image, label = item
+        return image.flip(-1), label

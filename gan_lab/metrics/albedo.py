@@ -19,6 +19,13 @@ prediction to the target by least squares, per colour channel (``alpha_c = Σ m�
 * ``delta_e2000``: CIEDE2000 (Sharma, Wu, Dalal 2005) between the target and the scale-fitted
   prediction (clamped to [0, 1]), both converted sRGB → CIELAB (D65) by kornia, mean in the mask.
 
+* ``sharpness``: high-frequency energy of the prediction over the target's, Σ m'·|∇²p|² / Σ m'·|∇²t|²
+  with ∇² the 3×3 Laplacian [[0,1,0],[1,−4,1],[0,1,0]] per channel (replicate border) and m' the
+  label mask eroded by one pixel (so the label's outline, in both images, does not count). Needs no
+  downloaded weights. 1 = as much detail as the target; below 1 blurred, above 1 extra (false)
+  detail; NaN where the target has no texture (Σ m'·|∇²t|² < 1e-6). A reference number, not ranked:
+  read it beside the errors (a method is sharper only if it does not lose on them).
+
 ``ALBEDO_METRICS`` registers them by name (config ``eval.metrics``); ``compute_albedo_metrics``
 runs a list of names and returns per-image arrays.
 """
@@ -148,6 +155,26 @@ def lmse(pred: Tensor, target: Tensor, mask: Tensor | None = None, window: int =
     return torch.where(total > 0, ssq / total.clamp_min(_EPS), torch.full_like(ssq, float("nan")))
 
 
+LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
+
+
+def laplacian(x: Tensor) -> Tensor:
+    """Per-channel 3×3 Laplacian of (N, C, H, W), replicate border."""
+    c = x.size(1)
+    k = torch.tensor(LAPLACIAN, dtype=x.dtype, device=x.device).view(1, 1, 3, 3).repeat(c, 1, 1, 1)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k, groups=c)
+
+
+@register_albedo_metric("sharpness", None, "sharpness (HF energy / target's, 1 = target)")
+def sharpness(pred: Tensor, target: Tensor, mask: Tensor | None = None, min_energy: float = 1e-6) -> Tensor:
+    """High-frequency energy ratio inside the eroded mask (see module docstring)."""
+    p, t, m = _prep(pred, target, mask)
+    inner = -F.max_pool2d(-F.pad(m, (1, 1, 1, 1), value=0.0), 3, stride=1)  # erosion by one pixel
+    ep = (inner * laplacian(p) ** 2).sum((1, 2, 3))
+    et = (inner * laplacian(t) ** 2).sum((1, 2, 3))
+    return torch.where(et > min_energy, ep / et.clamp_min(_EPS), torch.full_like(ep, float("nan")))
+
+
 def ciede2000(lab1: Tensor, lab2: Tensor, kl: float = 1.0, kc: float = 1.0, kh: float = 1.0) -> Tensor:
     """CIEDE2000 colour difference (Sharma, Wu, Dalal 2005) between Lab values (..., 3) -> (...)."""
     lab1, lab2 = lab1.double(), lab2.double()
@@ -222,4 +249,4 @@ def nanmean(values: Tensor) -> float:
 
 
 __all__ = ["ALBEDO_METRICS", "register_albedo_metric", "psnr", "ssim", "ssim_map", "si_mse", "lmse", "ciede2000",
-           "delta_e2000", "scale_fit", "ls_scale", "compute_albedo_metrics", "nanmean"]
+           "delta_e2000", "sharpness", "laplacian", "scale_fit", "ls_scale", "compute_albedo_metrics", "nanmean"]

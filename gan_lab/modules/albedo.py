@@ -3,8 +3,14 @@
 G: U-Net. D: conditional PatchGAN on concat(photo, albedo). With w = 1 inside the label mask and
 ``loss.l1_outside_mask`` outside it (1 = plain pix2pix):
   D loss: ½·adv(D(x, y), D(x, G(x))) [+ λ_gp·GP]          (pix2pix halves D's objective)
-  G loss: λ_adv·adv(D(x, G(x))) + λ_l1·mean(w·|G(x) − y|) + λ_ssim·(1 − SSIM(G(x), y))
-          + λ_fm·Σ_layers mean|D_l(x, G(x)) − D_l(x, y)|  (discriminator feature matching)
+  G loss: λ_adv·adv(D(x, G(x))) + λ_l1·L1_w(G(x), y) + λ_si_mse·siMSE_w + λ_grad·Grad_w
+          + λ_ssim·(1 − SSIM_w(G(x), y)) + λ_fm·Σ_layers mean|D_l(x, G(x)) − D_l(x, y)|
+``model.generator.output``: ``image`` (pix2pix: the U-Net's tanh output is the albedo) or ``gain``
+(intrinsic-image style: the U-Net's 3 raw channels g are a per-pixel log-gain in linear light,
+albedo = sRGB(clamp(linear(photo)·exp(g_max·tanh(g/g_max)), 0, 1)), g_max = ``GAIN_RANGE``; the photo's own
+detail passes through and the net only has to predict how much light each pixel received).
+L1 is on [-1, 1] images (pix2pix); scale-invariant MSE and the multi-scale gradient loss
+(``gan_lab.losses.reconstruction``, ``loss.grad_scales`` scales) and SSIM on [0, 1] images.
 ``loss.lambda_adv=0`` and ``loss.lambda_fm=0``: no discriminator at all, the "L1 only" baseline
 (one optimiser; every step is a generator step). ``loss.adversarial``: vanilla (= non-saturating
 BCE, pix2pix), lsgan, hinge, or wgan-gp with ``loss.lambda_gp``. EMA of G: ``model.ema.decay``
@@ -18,11 +24,25 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gan_lab.losses import gradient_penalty
+from gan_lab.losses.reconstruction import gradient_loss, l1_loss, si_mse_loss
 from gan_lab.metrics.albedo import ALBEDO_METRICS, ssim_map
 from gan_lab.modules.base import ConditionalGANModule
 from gan_lab.modules.registry import register_module
 from gan_lab.nets import PatchDiscriminator, UNetGenerator
 from gan_lab.registry import ConfigError
+
+
+OUTPUTS = ("image", "gain")
+GAIN_RANGE = 4.0  # |log-gain| <= 4: a pixel may be brightened or darkened by up to e^4 ≈ 55x
+
+
+def apply_gain(photo: Tensor, raw: Tensor, g_max: float = GAIN_RANGE) -> Tensor:
+    """sRGB(clamp(linear(photo)·exp(g_max·tanh(raw/g_max)), 0, 1)) for photos in [-1, 1]; result in [-1, 1]."""
+    from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
+
+    lin = rgb_to_linear_rgb(((photo.float() + 1) / 2).clamp(0, 1))
+    gain = torch.exp(g_max * torch.tanh(raw.float() / g_max))
+    return linear_rgb_to_rgb((lin * gain).clamp(0, 1)) * 2 - 1
 
 
 @register_module("albedo")
@@ -42,13 +62,22 @@ class AlbedoTranslator(ConditionalGANModule):
         self.lambda_adv = float(lc.get("lambda_adv", 1.0))
         self.lambda_ssim = float(lc.get("lambda_ssim", 0.0))
         self.lambda_fm = float(lc.get("lambda_fm", 0.0))
+        self.lambda_si_mse = float(lc.get("lambda_si_mse", 0.0))
+        self.lambda_grad = float(lc.get("lambda_grad", 0.0))
+        self.grad_scales = int(lc.get("grad_scales", 4))
         self.outside = float(lc.get("l1_outside_mask", 1.0))
-        for key in ("lambda_l1", "lambda_adv", "lambda_ssim", "lambda_fm", "lambda_gp"):
+        if self.grad_scales < 1:
+            raise ConfigError(f"loss.grad_scales={self.grad_scales} is invalid; allowed: an integer >= 1")
+        for key in ("lambda_l1", "lambda_adv", "lambda_ssim", "lambda_fm", "lambda_gp", "lambda_si_mse", "lambda_grad"):
             if float(lc.get(key, 0.0)) < 0:
                 raise ConfigError(f"loss.{key}={lc[key]} is invalid; allowed: a number >= 0")
         if not 0.0 <= self.outside <= 1.0:
             raise ConfigError(f"loss.l1_outside_mask={self.outside} is invalid; allowed: 0 <= value <= 1")
-        self.G = UNetGenerator(self.channels, self.channels, **g)
+        g = dict(g)
+        self.output = g.pop("output", "image")
+        if self.output not in OUTPUTS:
+            raise ConfigError(f"model.generator.output={self.output!r} is invalid; allowed: {', '.join(OUTPUTS)}")
+        self.G = UNetGenerator(self.channels, self.channels, output="tanh" if self.output == "image" else "linear", **g)
         m = self.G.required_multiple
         if self.image_size % m:
             raise ConfigError(f"dataset.image_size={self.image_size} does not fit model.generator.depth={self.G.depth}: "
@@ -84,13 +113,19 @@ class AlbedoTranslator(ConditionalGANModule):
 
     def generator_losses(self, x: Tensor, y: Tensor, mask: Tensor, fake: Tensor) -> dict[str, Tensor]:
         """Every generator loss term (weighted sum under ``g_loss``); also used by tests."""
-        w = self._weights(mask).expand_as(y)
-        l1 = ((fake.float() - y.float()).abs() * w).sum() / w.sum().clamp_min(1.0)
-        out = {"g_l1": l1}
-        total = self.lambda_l1 * l1
+        w = self._weights(mask)
+        out = {"g_l1": l1_loss(fake, y, w)}  # always logged: the progress bar's reconstruction number
+        total = self.lambda_l1 * out["g_l1"]
+        p01, y01 = (fake.float() + 1) / 2, (y.float() + 1) / 2
+        if self.lambda_si_mse > 0:
+            out["g_si_mse"] = si_mse_loss(p01, y01, w)
+            total = total + self.lambda_si_mse * out["g_si_mse"]
+        if self.lambda_grad > 0:
+            out["g_grad"] = gradient_loss(p01, y01, w, self.grad_scales)
+            total = total + self.lambda_grad * out["g_grad"]
         if self.lambda_ssim > 0:
-            s = ssim_map((fake.float() + 1) / 2, (y.float() + 1) / 2)
-            out["g_ssim"] = 1.0 - (s * w).sum() / w.sum().clamp_min(1.0)
+            we = w.expand_as(y)
+            out["g_ssim"] = 1.0 - (ssim_map(p01, y01) * we).sum() / we.sum().clamp_min(1.0)
             total = total + self.lambda_ssim * out["g_ssim"]
         if self.D is not None:
             score, feats = self.D(x, fake, features=True)
@@ -114,7 +149,7 @@ class AlbedoTranslator(ConditionalGANModule):
             opt_d, opt_g = opts
             self.toggle_optimizer(opt_d)
             with torch.no_grad():
-                fake = self.G(x)
+                fake = self.translate(self.G, x)
             out_real, out_fake = self.D(x, y), self.D(x, fake)
             d_loss = 0.5 * self.adv.d_loss(out_real, out_fake)
             if self.lambda_gp > 0:
@@ -128,7 +163,7 @@ class AlbedoTranslator(ConditionalGANModule):
             (opt_g,) = opts
         if self.D is None or self.global_step % self.n_critic == 0:
             self.toggle_optimizer(opt_g)
-            g_logs = self.generator_losses(x, y, mask, self.G(x))
+            g_logs = self.generator_losses(x, y, mask, self.translate(self.G, x))
             # one iteration = one D update = one global step; with no D the generator step is the iteration
             self._optimise(opt_g, g_logs["g_loss"], g_logs, counted=self.D is None)
             self._update_ema()
@@ -143,7 +178,13 @@ class AlbedoTranslator(ConditionalGANModule):
     def predict_albedo(self, x: Tensor, ema: bool = True) -> Tensor:
         """Photos (N, 3, H, W) in [-1, 1] (H, W multiples of ``required_multiple``) -> albedo in [-1, 1]."""
         net = self.G_ema if ema else self.G
-        return net(self._as_input(x.to(self.device))).float().clamp(-1, 1)
+        return self.translate(net, self._as_input(x.to(self.device))).float().clamp(-1, 1)
+
+    def translate(self, net: nn.Module, x: Tensor) -> Tensor:
+        """Photos in [-1, 1] -> albedos in [-1, 1] through ``net`` and the output mapping (``model.generator.output``)."""
+        if self.output == "image":
+            return net(x)
+        return apply_gain(x, net(x))
 
     @property
     def required_multiple(self) -> int:

@@ -3,7 +3,12 @@
 ``UNetGenerator``: ``depth`` stride-2 4×4 convolutions down (LeakyReLU 0.2, norm except on the first
 and the innermost), mirrored by stride-2 transposed convolutions up (ReLU, norm, optional dropout
 in the innermost up-blocks, as pix2pix uses as noise), each up-block concatenating the skip
-connection of the same resolution; channels ``width · min(2^k, 8)``; tanh output in [-1, 1].
+connection of the same resolution; channels ``width · min(2^k, 8)``; tanh output in [-1, 1]
+(``output="linear"``: no activation, for callers that map the raw output themselves).
+``input_skip=True`` adds a full-resolution skip of the input itself: the last up-block makes ``width``
+feature maps at full resolution, concatenated with the input and mixed by a 3×3 and a 1×1 convolution
+before the tanh. pix2pix's first layer has stride 2, so without it nothing at full resolution reaches
+the output and fine detail (small label text at 64 px) can only be re-synthesised, not copied.
 Input height and width must be multiples of ``2**depth`` (``required_multiple``).
 
 ``PatchDiscriminator``: pix2pix's N-layer PatchGAN on ``concat(input, output)`` (conditional):
@@ -21,14 +26,21 @@ from gan_lab.nets.blocks import init_weights, norm2d
 from gan_lab.registry import ConfigError
 
 
+OUTPUTS = ("tanh", "linear")
+
+
 class UNetGenerator(nn.Module):
     """Image (N, in_channels, H, W) -> image (N, out_channels, H, W) in [-1, 1]."""
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 64, depth: int = 8,
-                 norm: str = "batch", dropout: float = 0.0, n_dropout: int = 3):
+                 norm: str = "batch", dropout: float = 0.0, n_dropout: int = 3, input_skip: bool = False,
+                 output: str = "tanh"):
         super().__init__()
         if depth < 2:
             raise ConfigError(f"model.generator.depth={depth} is invalid; allowed: an integer >= 2")
+        if output not in OUTPUTS:
+            raise ConfigError(f"model.generator.output={output!r} is invalid; allowed: {', '.join(OUTPUTS)}")
+        act = nn.Tanh() if output == "tanh" else nn.Identity()
         self.depth = depth
         chans = [width * min(2**k, 8) for k in range(depth)]  # output channels of each down-block
         self.down = nn.ModuleList()
@@ -48,7 +60,14 @@ class UNetGenerator(nn.Module):
             if dropout > 0 and i < n_dropout:  # the innermost up-blocks, as in pix2pix
                 layers.append(nn.Dropout(dropout))
             self.up.append(nn.Sequential(*layers))
-        self.out = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(chans[0] * 2, out_channels, 4, 2, 1), nn.Tanh())
+        self.input_skip = bool(input_skip)
+        if self.input_skip:
+            self.out = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(chans[0] * 2, width, 4, 2, 1), norm2d(norm, width),
+                                     nn.ReLU())
+            self.mix = nn.Sequential(nn.Conv2d(width + in_channels, width, 3, 1, 1), nn.LeakyReLU(0.2),
+                                     nn.Conv2d(width, out_channels, 1), act)
+        else:
+            self.out = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(chans[0] * 2, out_channels, 4, 2, 1), act)
         init_weights(self)
 
     @property
@@ -68,6 +87,8 @@ class UNetGenerator(nn.Module):
         h = skips.pop()  # innermost
         for block in self.up:
             h = torch.cat([block(h), skips.pop()], dim=1)
+        if self.input_skip:
+            return self.mix(torch.cat([self.out(h), x], dim=1))
         return self.out(h)
 
 
