@@ -178,17 +178,18 @@ def occluder_visibility(occ: dict, centre, light: dict, p: Tensor, l: Tensor) ->
 
 
 def _jitter(j: Tensor, k: int, radius: Tensor, l: Tensor) -> Tensor:
-    """Ray ``j`` (P,) of ``k`` stratified directions over cones of angular ``radius`` (B,1) around ``l`` (B,P,3).
+    """Ray ``j`` of ``k`` stratified directions over cones of angular ``radius`` around unit ``l`` (..., 3).
 
-    The k directions are a sunflower spiral on the light's disc: equal-area rings, golden-angle turns.
+    ``j`` and ``radius`` broadcast against ``l[..., 0]``. The k directions are a sunflower spiral on the
+    light's disc: equal-area rings, golden-angle turns.
     """
     ref = torch.where((l[..., 1:2].abs() < 0.9), torch.tensor([0.0, 1.0, 0.0], device=l.device),
                       torch.tensor([1.0, 0.0, 0.0], device=l.device))
-    e1 = g.normalize(torch.cross(l, ref.expand_as(l), dim=-1))
-    e2 = torch.cross(l, e1, dim=-1)
+    e1 = g.normalize(g.cross(l, ref.expand_as(l)))
+    e2 = g.cross(l, e1)
     jf = j.to(l.dtype)
     rad = (torch.tan(radius) * torch.sqrt((jf + 0.5) / k))[..., None]
-    ang = (jf * 2.399963)[None, :, None]
+    ang = (jf * 2.399963)[..., None]
     return g.normalize(l + rad * (torch.cos(ang) * e1 + torch.sin(ang) * e2))
 
 
@@ -220,26 +221,32 @@ def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_param
         pos = torch.tensor([lt.get("pos", [0.0, 0.0, 0.0]) for lt in lights], device=dev)[:, None]
         dirs = torch.tensor([lt["dir"] for lt in lights], device=dev)[:, None]
         to_light = pos - pi
-        dist = to_light.norm(dim=-1)
-        l = torch.where(is_point[..., None], g.normalize(to_light), dirs.expand_as(pi))
+        dist = g.dot(to_light, to_light).sqrt()
+        l = torch.where(is_point[..., None], to_light / dist.clamp_min(1e-12)[..., None], dirs.expand_as(pi))
+        ndl = g.dot(ni, l).clamp_min(0)
         ref_dist = torch.tensor([math.dist(lt.get("pos", geos[i]["centre"]), geos[i]["centre"])
                                  for lt, i in zip(lights, have)], device=dev)[:, None]
         att = torch.where(is_point, (ref_dist / dist.clamp_min(1e-3)) ** 2, torch.ones_like(dist))
         radiance = torch.tensor([[c * lt["intensity"] for c in lt["colour"]] for lt in lights], device=dev)[:, None]
-        vis = torch.zeros_like(dist)
+        # shadow rays only where the light can add anything (n.l > 0), as one flat list of rays
+        vis = torch.ones_like(dist)
+        rows, cols = (ndl > 0).nonzero(as_tuple=True)
         passes = -(-shadow_samples // n_sub)
-        size = torch.tensor([lt["size"] for lt in lights], device=dev)[:, None]
-        for m in range(passes):
-            lj = _jitter(subpixel + m * n_sub, passes * n_sub, size, l)
-            t = products.occlusion(oi, lj, idx)
-            vis = vis + ((t == g.INF) | (is_point & (t >= dist))).float()
-        vis = vis / passes
+        size = torch.tensor([lt["size"] for lt in lights], device=dev)
+        if len(rows):
+            o_r, l_r, far = oi[rows, cols], l[rows, cols], dist[rows, cols]
+            point_r, size_r, sample_r = is_point[rows, 0], size[rows], idx[rows]
+            seen = torch.zeros_like(far)
+            for m in range(passes):
+                lj = _jitter(subpixel[cols] + m * n_sub, passes * n_sub, size_r, l_r)
+                t = products.occlusion_rays(o_r, lj, sample_r)
+                seen = seen + ((t == g.INF) | (point_r & (t >= far))).float()
+            vis[rows, cols] = seen / passes
         if k == 0:  # the occluder shadows the key light
             for j, i in enumerate(have):
                 occ = light_params[i]["occluder"]
                 if occ is not None:
                     vis[j] = vis[j] * occluder_visibility(occ, geos[i]["centre"], lights[j], pi[j], l[j])
-        ndl = g.dot(ni, l).clamp_min(0)
         irr = ndl * att
         diffuse[idx] += (irr * vis)[..., None] * radiance
         h = g.normalize(l - d[idx])

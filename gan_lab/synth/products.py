@@ -80,6 +80,9 @@ def stack(kind: str, params: list[dict], device) -> dict[str, Tensor]:
             k = max(len(p["waves"]) for p in params)  # pad with zero-amplitude waves
             P["waves"] = torch.tensor([p["waves"] + [[0.0, 1.0, 0.0, 0.0]] * (k - len(p["waves"])) for p in params],
                                       dtype=torch.float32, device=device)
+            # per-sample wave directions, computed once here rather than per ray inside the intersection
+            ang, freq, hy = P["waves"][..., 0], P["waves"][..., 1], P["half"][..., 1]
+            P["wave_dx"], P["wave_dy"] = torch.cos(ang) * freq / hy, torch.sin(ang) * freq / hy
     return P
 
 
@@ -93,8 +96,8 @@ def _pouch_height(P):
         env = fu * fv
         h, hxd, hyd = bulge * env, bulge * (-2 * u / hx) * fv, bulge * fu * (-2 * v / hy)
         for k in range(waves.shape[1]):
-            ang, freq, ph, amp = (waves[:, k, j][:, None] for j in range(4))
-            dx, dy = torch.cos(ang) * freq / hy, torch.sin(ang) * freq / hy
+            ph, amp = waves[:, k, 2][:, None], waves[:, k, 3][:, None]
+            dx, dy = P["wave_dx"][:, k][:, None], P["wave_dy"][:, k][:, None]
             arg = dx * x + dy * y + ph
             sw, cw = torch.sin(arg), torch.cos(arg)
             a = amp * P["s"][..., 0]
@@ -223,6 +226,28 @@ class Products:
         for kind, idx, P in self.groups:
             t[idx], n[idx], uv[idx], mat[idx] = hit_culled(kind, o.expand_as(d)[idx], d[idx], P)
         return t, n, uv, mat
+
+    def occlusion_rays(self, o: Tensor, d: Tensor, samples: Tensor) -> Tensor:
+        """Flat shadow rays (K,3) of samples ``samples`` (K,) -> nearest hit t (K,), inf on a miss.
+
+        The bounding-sphere test runs on the rays alone (sphere per sample, gathered per ray); only the
+        rays that meet it get their sample's params gathered and the exact intersection."""
+        t = torch.full(samples.shape, g.INF, device=d.device)
+        for kind, idx, P in self.groups:
+            pos = torch.full((self.n,), -1, dtype=torch.long, device=d.device)
+            pos[idx] = torch.arange(len(idx), device=d.device)
+            grp = pos[samples]
+            sel = (grp >= 0).nonzero()[:, 0]
+            if not len(sel):
+                continue
+            centre, radius = bounds(kind, P)
+            gs = grp[sel]
+            ok = _sphere_candidates(o[sel][:, None], d[sel][:, None], centre[gs], radius[gs])[:, 0]
+            sel, gs = sel[ok], gs[ok]
+            if len(sel):
+                sub = {k: v[gs] for k, v in P.items()}
+                t[sel] = hit(kind, o[sel][:, None], d[sel][:, None], sub, shadow_only=True)[:, 0]
+        return t
 
     def occlusion(self, o: Tensor, d: Tensor, samples: Tensor) -> Tensor:
         """Shadow rays (R,P,3) whose row r belongs to sample ``samples[r]`` -> nearest hit t (R,P)."""
