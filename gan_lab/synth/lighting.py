@@ -215,8 +215,16 @@ def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_param
         if not have:
             break
         idx = torch.tensor(have, device=dev)
+        every = len(have) == B  # all samples have light k: no gathers / scatters of whole maps
+
+        def take(x):
+            return x if every else x.index_select(0, idx)
+
+        def add(acc, x):
+            return acc.add_(x) if every else acc.index_add_(0, idx, x)
+
         lights = [light_params[i]["lights"][k] for i in have]
-        pi, ni, oi = p[idx], n[idx], origin[idx]
+        pi, ni, oi = take(p), take(n), take(origin)
         is_point = torch.tensor([lt["type"] == "point" for lt in lights], device=dev)[:, None]
         pos = torch.tensor([lt.get("pos", [0.0, 0.0, 0.0]) for lt in lights], device=dev)[:, None]
         dirs = torch.tensor([lt["dir"] for lt in lights], device=dev)[:, None]
@@ -230,31 +238,33 @@ def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_param
         radiance = torch.tensor([[c * lt["intensity"] for c in lt["colour"]] for lt in lights], device=dev)[:, None]
         # shadow rays only where the light can add anything (n.l > 0), as one flat list of rays
         vis = torch.ones_like(dist)
-        rows, cols = (ndl > 0).nonzero(as_tuple=True)
+        flat = (ndl > 0).view(-1).nonzero()[:, 0]
         passes = -(-shadow_samples // n_sub)
         size = torch.tensor([lt["size"] for lt in lights], device=dev)
-        if len(rows):
-            o_r, l_r, far = oi[rows, cols], l[rows, cols], dist[rows, cols]
-            point_r, size_r, sample_r = is_point[rows, 0], size[rows], idx[rows]
+        if len(flat):
+            rows, cols = flat // P, flat % P
+            o_r, l_r, far = oi.reshape(-1, 3)[flat], l.reshape(-1, 3)[flat], dist.view(-1)[flat]
+            point_r, size_r, sample_r = is_point[:, 0][rows], size[rows], idx[rows]
             seen = torch.zeros_like(far)
             for m in range(passes):
                 lj = _jitter(subpixel[cols] + m * n_sub, passes * n_sub, size_r, l_r)
                 t = products.occlusion_rays(o_r, lj, sample_r)
                 seen = seen + ((t == g.INF) | (point_r & (t >= far))).float()
-            vis[rows, cols] = seen / passes
+            vis.view(-1)[flat] = seen / passes
         if k == 0:  # the occluder shadows the key light
             for j, i in enumerate(have):
                 occ = light_params[i]["occluder"]
                 if occ is not None:
                     vis[j] = vis[j] * occluder_visibility(occ, geos[i]["centre"], lights[j], pi[j], l[j])
         irr = ndl * att
-        diffuse[idx] += (irr * vis)[..., None] * radiance
-        h = g.normalize(l - d[idx])
+        lit = irr * vis
+        add(diffuse, lit[..., None] * radiance)
+        h = g.normalize(l - take(d))
         ndh = g.dot(ni, h).clamp_min(0)
-        s = shin[idx]
-        spec = ks[idx] * (s + 8) / 8 * ndh ** s * irr * vis
-        specular[idx] += spec[..., None] * radiance
+        s_ = take(shin)
+        spec = take(ks) * (s_ + 8) / 8 * ndh ** s_ * lit
+        add(specular, spec[..., None] * radiance)
         lum = (radiance * torch.tensor([0.2126, 0.7152, 0.0722], device=dev)).sum(-1)
-        direct[idx] += irr * vis * lum
-        free[idx] += irr * lum
+        add(direct, lit * lum)
+        add(free, irr * lum)
     return {"diffuse": diffuse, "specular": specular, "direct": direct, "direct_unshadowed": free}

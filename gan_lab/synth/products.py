@@ -90,21 +90,26 @@ def _pouch_height(P):
     hx, hy = P["half"][..., 0], P["half"][..., 1]
     waves, bulge = P["waves"], P["bulge"][..., 0]
 
-    def height(x, y):
+    def height(x, y, grad: bool = True):
+        """(h, dh/dx, dh/dy); with grad=False (the fixed-point iterations) only h, the slopes are None."""
         u, v = x / hx, y / hy
         fu, fv = 1 - u * u, 1 - v * v  # pillow profile, 0 on the border
         env = fu * fv
-        h, hxd, hyd = bulge * env, bulge * (-2 * u / hx) * fv, bulge * fu * (-2 * v / hy)
+        h = bulge * env
+        if grad:
+            hxd, hyd = bulge * (-2 * u / hx) * fv, bulge * fu * (-2 * v / hy)
         for k in range(waves.shape[1]):
             ph, amp = waves[:, k, 2][:, None], waves[:, k, 3][:, None]
             dx, dy = P["wave_dx"][:, k][:, None], P["wave_dy"][:, k][:, None]
             arg = dx * x + dy * y + ph
-            sw, cw = torch.sin(arg), torch.cos(arg)
+            sw = torch.sin(arg)
             a = amp * P["s"][..., 0]
             h = h + a * env * sw
-            hxd = hxd + a * ((-2 * u / hx) * fv * sw + env * cw * dx)
-            hyd = hyd + a * (fu * (-2 * v / hy) * sw + env * cw * dy)
-        return h, hxd, hyd
+            if grad:
+                cw = torch.cos(arg)
+                hxd = hxd + a * ((-2 * u / hx) * fv * sw + env * cw * dx)
+                hyd = hyd + a * (fu * (-2 * v / hy) * sw + env * cw * dy)
+        return (h, hxd, hyd) if grad else (h, None, None)
 
     return height
 
@@ -148,9 +153,9 @@ def hit(kind: str, o: Tensor, d: Tensor, P: dict[str, Tensor], shadow_only: bool
         mat = torch.where(face == 4, LABEL, BODY)
         return t, n, uv, mat
     if kind == "pouch":
-        t, n, xy = g.sheet(o, d, c, P["rot"], P["half"], _pouch_height(P), iters=3 if shadow_only else 6)
         if shadow_only:
-            return t
+            return g.sheet(o, d, c, P["rot"], P["half"], _pouch_height(P), iters=3, t_only=True)
+        t, n, xy = g.sheet(o, d, c, P["rot"], P["half"], _pouch_height(P), iters=6)
         uv = xy / P["half"][..., :2] * 0.5 + 0.5
         return t, n, uv, torch.full_like(t, LABEL, dtype=torch.long)
     raise ValueError(kind)
@@ -181,26 +186,32 @@ def _sphere_candidates(o: Tensor, d: Tensor, centre: Tensor, radius: Tensor) -> 
     return (disc >= 0) & ((c < 0) | (b < 0))
 
 
+def _take(P: dict[str, Tensor], rows: Tensor) -> dict[str, Tensor]:
+    """Per-sample params gathered for a list of rays (index_select: much cheaper than fancy indexing)."""
+    return {k: v.index_select(0, rows) for k, v in P.items()}
+
+
 def hit_culled(kind: str, o: Tensor, d: Tensor, P: dict[str, Tensor], shadow_only: bool = False):
     """``hit`` evaluated only on the rays that meet the product's bounding sphere (same results).
 
-    The candidate rays are gathered into a flat list, each with its sample's params, and evaluated as
-    (K, 1) "samples" of one ray each; misses keep t = inf.
+    ``o`` is (B,1,3) or (B,P,3). The candidate rays are gathered into a flat list, each with its sample's
+    params, and evaluated as (K, 1) "samples" of one ray each; misses keep t = inf.
     """
     B, Pn = d.shape[:2]
-    o = o.expand_as(d)
     centre, radius = bounds(kind, P)
-    rows, cols = _sphere_candidates(o, d, centre, radius).nonzero(as_tuple=True)
-    t = torch.full((B, Pn), g.INF, device=d.device)
-    out = hit(kind, o[rows, cols][:, None], d[rows, cols][:, None], {k: v[rows] for k, v in P.items()}, shadow_only)
+    flat = _sphere_candidates(o, d, centre, radius).view(-1).nonzero()[:, 0]
+    rows = flat // Pn
+    o_k = o[:, 0].index_select(0, rows) if o.shape[1] == 1 else o.reshape(-1, 3).index_select(0, flat)
+    out = hit(kind, o_k[:, None], d.reshape(-1, 3).index_select(0, flat)[:, None], _take(P, rows), shadow_only)
+    t = torch.full((B * Pn,), g.INF, device=d.device)
     if shadow_only:
-        t[rows, cols] = out[:, 0]
-        return t
-    n = torch.zeros(B, Pn, 3, device=d.device)
-    uv = torch.zeros(B, Pn, 2, device=d.device)
-    mat = torch.zeros(B, Pn, dtype=torch.long, device=d.device)
-    t[rows, cols], n[rows, cols], uv[rows, cols], mat[rows, cols] = (x[:, 0] for x in out)
-    return t, n, uv, mat
+        return t.index_copy_(0, flat, out[:, 0]).view(B, Pn)
+    n = torch.zeros(B * Pn, 3, device=d.device)
+    uv = torch.zeros(B * Pn, 2, device=d.device)
+    mat = torch.zeros(B * Pn, dtype=torch.long, device=d.device)
+    for acc, x in zip((t, n, uv, mat), out):
+        acc.index_copy_(0, flat, x[:, 0])
+    return t.view(B, Pn), n.view(B, Pn, 3), uv.view(B, Pn, 2), mat.view(B, Pn)
 
 
 class Products:
@@ -224,7 +235,9 @@ class Products:
         uv = torch.zeros(B, Pn, 2, device=d.device)
         mat = torch.zeros(B, Pn, dtype=torch.long, device=d.device)
         for kind, idx, P in self.groups:
-            t[idx], n[idx], uv[idx], mat[idx] = hit_culled(kind, o.expand_as(d)[idx], d[idx], P)
+            if len(self.groups) == 1:
+                return hit_culled(kind, o, d, P)
+            t[idx], n[idx], uv[idx], mat[idx] = hit_culled(kind, o.index_select(0, idx), d.index_select(0, idx), P)
         return t, n, uv, mat
 
     def occlusion_rays(self, o: Tensor, d: Tensor, samples: Tensor) -> Tensor:
@@ -241,12 +254,14 @@ class Products:
             if not len(sel):
                 continue
             centre, radius = bounds(kind, P)
-            gs = grp[sel]
-            ok = _sphere_candidates(o[sel][:, None], d[sel][:, None], centre[gs], radius[gs])[:, 0]
-            sel, gs = sel[ok], gs[ok]
-            if len(sel):
-                sub = {k: v[gs] for k, v in P.items()}
-                t[sel] = hit(kind, o[sel][:, None], d[sel][:, None], sub, shadow_only=True)[:, 0]
+            gs = grp.index_select(0, sel)
+            o_s, d_s = o.index_select(0, sel)[:, None], d.index_select(0, sel)[:, None]
+            ok = _sphere_candidates(o_s, d_s, centre.index_select(0, gs), radius.index_select(0, gs))[:, 0]
+            keep = ok.nonzero()[:, 0]
+            if len(keep):
+                sel, gs = sel.index_select(0, keep), gs.index_select(0, keep)
+                out = hit(kind, o_s.index_select(0, keep), d_s.index_select(0, keep), _take(P, gs), shadow_only=True)
+                t.index_copy_(0, sel, out[:, 0])
         return t
 
     def occlusion(self, o: Tensor, d: Tensor, samples: Tensor) -> Tensor:
