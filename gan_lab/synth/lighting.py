@@ -243,14 +243,16 @@ def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_param
         size = torch.tensor([lt["size"] for lt in lights], device=dev)
         if len(flat):
             rows, cols = flat // P, flat % P
-            o_r, l_r, far = oi.reshape(-1, 3)[flat], l.reshape(-1, 3)[flat], dist.view(-1)[flat]
-            point_r, size_r, sample_r = is_point[:, 0][rows], size[rows], idx[rows]
+            o_r, l_r = oi.reshape(-1, 3).index_select(0, flat), l.reshape(-1, 3).index_select(0, flat)
+            far = dist.view(-1).index_select(0, flat)
+            point_r, size_r, sample_r = is_point[:, 0][rows], size.index_select(0, rows), idx.index_select(0, rows)
+            sub_r = subpixel.index_select(0, cols)
             seen = torch.zeros_like(far)
             for m in range(passes):
-                lj = _jitter(subpixel[cols] + m * n_sub, passes * n_sub, size_r, l_r)
+                lj = _jitter(sub_r + m * n_sub, passes * n_sub, size_r, l_r)
                 t = products.occlusion_rays(o_r, lj, sample_r)
                 seen = seen + ((t == g.INF) | (point_r & (t >= far))).float()
-            vis.view(-1)[flat] = seen / passes
+            vis.view(-1).index_copy_(0, flat, seen / passes)
         if k == 0:  # the occluder shadows the key light
             for j, i in enumerate(have):
                 occ = light_params[i]["occluder"]

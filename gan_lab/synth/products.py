@@ -249,7 +249,7 @@ class Products:
         for kind, idx, P in self.groups:
             pos = torch.full((self.n,), -1, dtype=torch.long, device=d.device)
             pos[idx] = torch.arange(len(idx), device=d.device)
-            grp = pos[samples]
+            grp = pos.index_select(0, samples)
             sel = (grp >= 0).nonzero()[:, 0]
             if not len(sel):
                 continue
