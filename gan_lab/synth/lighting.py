@@ -183,14 +183,17 @@ def _jitter(j: Tensor, k: int, radius: Tensor, l: Tensor) -> Tensor:
     ``j`` and ``radius`` broadcast against ``l[..., 0]``. The k directions are a sunflower spiral on the
     light's disc: equal-area rings, golden-angle turns.
     """
-    ref = torch.where((l[..., 1:2].abs() < 0.9), torch.tensor([0.0, 1.0, 0.0], device=l.device),
-                      torch.tensor([1.0, 0.0, 0.0], device=l.device))
-    e1 = g.normalize(g.cross(l, ref.expand_as(l)))
+    lx, ly, lz = l.unbind(-1)  # e1 = l x ref, ref = +y (or +x when l is near y), written out
+    use_y, zero = ly.abs() < 0.9, torch.zeros_like(lx)
+    e1 = g.normalize(torch.stack([torch.where(use_y, -lz, zero), torch.where(use_y, zero, lz),
+                                  torch.where(use_y, lx, -ly)], -1))
     e2 = g.cross(l, e1)
-    jf = j.to(l.dtype)
-    rad = (torch.tan(radius) * torch.sqrt((jf + 0.5) / k))[..., None]
-    ang = (jf * 2.399963)[..., None]
-    return g.normalize(l + rad * (torch.cos(ang) * e1 + torch.sin(ang) * e2))
+    jk = torch.arange(k, dtype=l.dtype, device=l.device)  # the k spiral points, looked up per ray
+    ang = jk * 2.399963
+    pick = j.reshape(-1)
+    cos, sin = (x.index_select(0, pick).view(j.shape)[..., None] for x in (torch.cos(ang), torch.sin(ang)))
+    rad = (torch.tan(radius) * torch.sqrt((jk + 0.5) / k).index_select(0, pick).view(j.shape))[..., None]
+    return g.normalize(l + rad * (cos * e1 + sin * e2))
 
 
 def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_params: list[dict], geos: list[dict],

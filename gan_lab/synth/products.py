@@ -126,7 +126,22 @@ def hit(kind: str, o: Tensor, d: Tensor, P: dict[str, Tensor], shadow_only: bool
                      (P["neck_radius"], P["neck_len"] / 2, hh + P["shoulder"] + P["neck_len"] / 2, BODY),
                      (P["neck_radius"] * 1.25, 0.03 * P["s"], hh + P["shoulder"] + P["neck_len"] + 0.03 * P["s"], CAP)]
             for pr, phh, off, m in parts:
-                tp, np_, _ = g.capped_cylinder(o, d, c + a * off[..., 0:1], a, pr, phh)
+                cp = c + a * off[..., 0:1]
+                if d.shape[1] == 1:  # a flat ray list: test only the rays that meet this part's bounding sphere
+                    near = _sphere_candidates(o, d, cp, torch.sqrt(pr ** 2 + phh ** 2)[..., 0] * 1.01 + 1e-4)
+                    sel = near[:, 0].nonzero()[:, 0]
+                    if len(sel):
+                        def pick(x):
+                            return x.index_select(0, sel)
+                        tp, np_, _ = g.capped_cylinder(pick(o), pick(d), pick(cp), pick(a), pick(pr), pick(phh))
+                        ts = pick(t)
+                        closer = tp < ts
+                        t = t.index_copy(0, sel, torch.where(closer, tp, ts))
+                        n = n.index_copy(0, sel, torch.where(closer[..., None], np_, pick(n)))
+                        on_side = on_side.index_copy(0, sel, pick(on_side) & ~closer)
+                        mat = mat.index_copy(0, sel, torch.where(closer, torch.full_like(tp, m, dtype=torch.long), pick(mat)))
+                    continue
+                tp, np_, _ = g.capped_cylinder(o, d, cp, a, pr, phh)
                 closer = tp < t
                 t, n = torch.where(closer, tp, t), torch.where(closer[..., None], np_, n)
                 on_side = on_side & ~closer
