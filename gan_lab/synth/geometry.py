@@ -18,11 +18,29 @@ INF = float("inf")
 
 
 def dot(a: Tensor, b: Tensor) -> Tensor:
-    return (a * b).sum(-1)
+    """Dot product over the last (xyz) axis, written out: ~3x faster on CPU than a size-3 reduction."""
+    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
+
+
+def cross(a: Tensor, b: Tensor) -> Tensor:
+    """Cross product over the last axis, written out (faster than torch.cross on small last axes)."""
+    ax, ay, az = a.unbind(-1)
+    bx, by, bz = b.unbind(-1)
+    return torch.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], -1)
+
+
+def to_local(v: Tensor, rot: Tensor) -> Tensor:
+    """rot^T v for vectors (B,P,3) and rotations (B,1,3,3) (columns = local axes), written out."""
+    return v[..., 0:1] * rot[:, :, 0] + v[..., 1:2] * rot[:, :, 1] + v[..., 2:3] * rot[:, :, 2]
+
+
+def to_world(v: Tensor, rot: Tensor) -> Tensor:
+    """rot v: local vectors (B,P,3) back to camera space."""
+    return v[..., 0:1] * rot[:, :, :, 0] + v[..., 1:2] * rot[:, :, :, 1] + v[..., 2:3] * rot[:, :, :, 2]
 
 
 def normalize(v: Tensor) -> Tensor:
-    return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return v / dot(v, v).sqrt().clamp_min(1e-12)[..., None]
 
 
 def rotation(yaw: float, pitch: float, roll: float) -> Tensor:
@@ -94,8 +112,8 @@ def box(o: Tensor, d: Tensor, c: Tensor, rot: Tensor, half: Tensor, eps: float =
     Returns (t, normal, local_hit, face) with face = 0..5 for -x,+x,-y,+y,-z,+z (local); -z faces the camera
     when rot is the identity.
     """
-    ol = torch.einsum("bpi,bqij->bpj", o - c, rot)  # = rot^T (o - c)
-    dl = torch.einsum("bpi,bqij->bpj", d, rot)
+    ol = to_local(o - c, rot)  # = rot^T (o - c)
+    dl = to_local(d, rot)
     dl = torch.where(dl.abs() < 1e-9, torch.full_like(dl, 1e-9), dl)
     t1 = (-half - ol) / dl
     t2 = (half - ol) / dl
@@ -106,32 +124,36 @@ def box(o: Tensor, d: Tensor, c: Tensor, rot: Tensor, half: Tensor, eps: float =
     t = torch.where(hit, tnear, torch.full_like(tnear, INF))
     sign = -torch.sign(torch.gather(dl, -1, axis[..., None]))[..., 0]  # outward: against the ray
     nl = torch.nn.functional.one_hot(axis, 3).to(d.dtype) * sign[..., None]
-    n = torch.einsum("bqij,bpj->bpi", rot, nl)
+    n = to_world(nl, rot)
     local = ol + torch.where(hit, t, torch.zeros_like(t))[..., None] * dl
     face = axis * 2 + (sign > 0).long()
     return t, n, local, face
 
 
-def sheet(o: Tensor, d: Tensor, c: Tensor, rot: Tensor, half: Tensor, height, iters: int = 8, eps: float = 1e-4):
+def sheet(o: Tensor, d: Tensor, c: Tensor, rot: Tensor, half: Tensor, height, iters: int = 8, eps: float = 1e-4,
+          t_only: bool = False):
     """A displaced rectangle (pouch): local surface z = -height(x, y) over |x| <= hx, |y| <= hy.
 
-    ``height(x, y) -> (h, dh/dx, dh/dy)`` is zero on the border. The hit is found by fixed-point iteration
-    from the flat rectangle's hit (t <- plane hit of the ray with the plane shifted by h at the current
-    point), which converges for the small slopes used; rays that leave the outline miss. Returns
-    (t, normal, local_xy).
+    ``height(x, y[, grad]) -> (h, dh/dx, dh/dy)`` is zero on the border (grad=False: slopes None). The hit
+    is found by fixed-point iteration from the flat rectangle's hit (t <- plane hit of the ray with the
+    plane shifted by h at the current point), which converges for the small slopes used; rays that leave
+    the outline miss. Returns
+    (t, normal, local_xy), or t alone with ``t_only``.
     """
-    ol = torch.einsum("bpi,bqij->bpj", o - c, rot)
-    dl = torch.einsum("bpi,bqij->bpj", d, rot)
+    ol = to_local(o - c, rot)
+    dl = to_local(d, rot)
     dz = torch.where(dl[..., 2].abs() < 1e-9, torch.full_like(dl[..., 2], 1e-9), dl[..., 2])
     t = -ol[..., 2] / dz
     for _ in range(iters):
         x, y = ol[..., 0] + t * dl[..., 0], ol[..., 1] + t * dl[..., 1]
-        h, _, _ = height(x.clamp(-half[..., 0], half[..., 0]), y.clamp(-half[..., 1], half[..., 1]))
+        h, _, _ = height(x.clamp(-half[..., 0], half[..., 0]), y.clamp(-half[..., 1], half[..., 1]), False)
         t = (-h - ol[..., 2]) / dz
     x, y = ol[..., 0] + t * dl[..., 0], ol[..., 1] + t * dl[..., 1]
-    _, hx, hy = height(x.clamp(-half[..., 0], half[..., 0]), y.clamp(-half[..., 1], half[..., 1]))
     inside = (x.abs() <= half[..., 0]) & (y.abs() <= half[..., 1]) & (t > eps)
+    if t_only:  # shadow rays: the distance is all they need
+        return torch.where(inside, t, torch.full_like(t, INF))
+    _, hx, hy = height(x.clamp(-half[..., 0], half[..., 0]), y.clamp(-half[..., 1], half[..., 1]))
     nl = normalize(torch.stack([-hx, -hy, -torch.ones_like(hx)], -1))
-    n = torch.einsum("bqij,bpj->bpi", rot, nl)
+    n = to_world(nl, rot)
     n = torch.where((dot(n, d) > 0)[..., None], -n, n)  # seen from behind: the back of the sheet
     return torch.where(inside, t, torch.full_like(t, INF)), n, torch.stack([x, y], -1)

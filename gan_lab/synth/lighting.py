@@ -178,18 +178,22 @@ def occluder_visibility(occ: dict, centre, light: dict, p: Tensor, l: Tensor) ->
 
 
 def _jitter(j: Tensor, k: int, radius: Tensor, l: Tensor) -> Tensor:
-    """Ray ``j`` (P,) of ``k`` stratified directions over cones of angular ``radius`` (B,1) around ``l`` (B,P,3).
+    """Ray ``j`` of ``k`` stratified directions over cones of angular ``radius`` around unit ``l`` (..., 3).
 
-    The k directions are a sunflower spiral on the light's disc: equal-area rings, golden-angle turns.
+    ``j`` and ``radius`` broadcast against ``l[..., 0]``. The k directions are a sunflower spiral on the
+    light's disc: equal-area rings, golden-angle turns.
     """
-    ref = torch.where((l[..., 1:2].abs() < 0.9), torch.tensor([0.0, 1.0, 0.0], device=l.device),
-                      torch.tensor([1.0, 0.0, 0.0], device=l.device))
-    e1 = g.normalize(torch.cross(l, ref.expand_as(l), dim=-1))
-    e2 = torch.cross(l, e1, dim=-1)
-    jf = j.to(l.dtype)
-    rad = (torch.tan(radius) * torch.sqrt((jf + 0.5) / k))[..., None]
-    ang = (jf * 2.399963)[None, :, None]
-    return g.normalize(l + rad * (torch.cos(ang) * e1 + torch.sin(ang) * e2))
+    lx, ly, lz = l.unbind(-1)  # e1 = l x ref, ref = +y (or +x when l is near y), written out
+    use_y, zero = ly.abs() < 0.9, torch.zeros_like(lx)
+    e1 = g.normalize(torch.stack([torch.where(use_y, -lz, zero), torch.where(use_y, zero, lz),
+                                  torch.where(use_y, lx, -ly)], -1))
+    e2 = g.cross(l, e1)
+    jk = torch.arange(k, dtype=l.dtype, device=l.device)  # the k spiral points, looked up per ray
+    ang = jk * 2.399963
+    pick = j.reshape(-1)
+    cos, sin = (x.index_select(0, pick).view(j.shape)[..., None] for x in (torch.cos(ang), torch.sin(ang)))
+    rad = (torch.tan(radius) * torch.sqrt((jk + 0.5) / k).index_select(0, pick).view(j.shape))[..., None]
+    return g.normalize(l + rad * (cos * e1 + sin * e2))
 
 
 def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_params: list[dict], geos: list[dict],
@@ -214,40 +218,58 @@ def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_param
         if not have:
             break
         idx = torch.tensor(have, device=dev)
+        every = len(have) == B  # all samples have light k: no gathers / scatters of whole maps
+
+        def take(x):
+            return x if every else x.index_select(0, idx)
+
+        def add(acc, x):
+            return acc.add_(x) if every else acc.index_add_(0, idx, x)
+
         lights = [light_params[i]["lights"][k] for i in have]
-        pi, ni, oi = p[idx], n[idx], origin[idx]
+        pi, ni, oi = take(p), take(n), take(origin)
         is_point = torch.tensor([lt["type"] == "point" for lt in lights], device=dev)[:, None]
         pos = torch.tensor([lt.get("pos", [0.0, 0.0, 0.0]) for lt in lights], device=dev)[:, None]
         dirs = torch.tensor([lt["dir"] for lt in lights], device=dev)[:, None]
         to_light = pos - pi
-        dist = to_light.norm(dim=-1)
-        l = torch.where(is_point[..., None], g.normalize(to_light), dirs.expand_as(pi))
+        dist = g.dot(to_light, to_light).sqrt()
+        l = torch.where(is_point[..., None], to_light / dist.clamp_min(1e-12)[..., None], dirs.expand_as(pi))
+        ndl = g.dot(ni, l).clamp_min(0)
         ref_dist = torch.tensor([math.dist(lt.get("pos", geos[i]["centre"]), geos[i]["centre"])
                                  for lt, i in zip(lights, have)], device=dev)[:, None]
         att = torch.where(is_point, (ref_dist / dist.clamp_min(1e-3)) ** 2, torch.ones_like(dist))
         radiance = torch.tensor([[c * lt["intensity"] for c in lt["colour"]] for lt in lights], device=dev)[:, None]
-        vis = torch.zeros_like(dist)
+        # shadow rays only where the light can add anything (n.l > 0), as one flat list of rays
+        vis = torch.ones_like(dist)
+        flat = (ndl > 0).view(-1).nonzero()[:, 0]
         passes = -(-shadow_samples // n_sub)
-        size = torch.tensor([lt["size"] for lt in lights], device=dev)[:, None]
-        for m in range(passes):
-            lj = _jitter(subpixel + m * n_sub, passes * n_sub, size, l)
-            t = products.occlusion(oi, lj, idx)
-            vis = vis + ((t == g.INF) | (is_point & (t >= dist))).float()
-        vis = vis / passes
+        size = torch.tensor([lt["size"] for lt in lights], device=dev)
+        if len(flat):
+            rows, cols = flat // P, flat % P
+            o_r, l_r = oi.reshape(-1, 3).index_select(0, flat), l.reshape(-1, 3).index_select(0, flat)
+            far = dist.view(-1).index_select(0, flat)
+            point_r, size_r, sample_r = is_point[:, 0][rows], size.index_select(0, rows), idx.index_select(0, rows)
+            sub_r = subpixel.index_select(0, cols)
+            seen = torch.zeros_like(far)
+            for m in range(passes):
+                lj = _jitter(sub_r + m * n_sub, passes * n_sub, size_r, l_r)
+                t = products.occlusion_rays(o_r, lj, sample_r)
+                seen = seen + ((t == g.INF) | (point_r & (t >= far))).float()
+            vis.view(-1).index_copy_(0, flat, seen / passes)
         if k == 0:  # the occluder shadows the key light
             for j, i in enumerate(have):
                 occ = light_params[i]["occluder"]
                 if occ is not None:
                     vis[j] = vis[j] * occluder_visibility(occ, geos[i]["centre"], lights[j], pi[j], l[j])
-        ndl = g.dot(ni, l).clamp_min(0)
         irr = ndl * att
-        diffuse[idx] += (irr * vis)[..., None] * radiance
-        h = g.normalize(l - d[idx])
+        lit = irr * vis
+        add(diffuse, lit[..., None] * radiance)
+        h = g.normalize(l - take(d))
         ndh = g.dot(ni, h).clamp_min(0)
-        s = shin[idx]
-        spec = ks[idx] * (s + 8) / 8 * ndh ** s * irr * vis
-        specular[idx] += spec[..., None] * radiance
+        s_ = take(shin)
+        spec = take(ks) * (s_ + 8) / 8 * ndh ** s_ * lit
+        add(specular, spec[..., None] * radiance)
         lum = (radiance * torch.tensor([0.2126, 0.7152, 0.0722], device=dev)).sum(-1)
-        direct[idx] += irr * vis * lum
-        free[idx] += irr * lum
+        add(direct, lit * lum)
+        add(free, irr * lum)
     return {"diffuse": diffuse, "specular": specular, "direct": direct, "direct_unshadowed": free}

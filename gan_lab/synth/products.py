@@ -80,6 +80,9 @@ def stack(kind: str, params: list[dict], device) -> dict[str, Tensor]:
             k = max(len(p["waves"]) for p in params)  # pad with zero-amplitude waves
             P["waves"] = torch.tensor([p["waves"] + [[0.0, 1.0, 0.0, 0.0]] * (k - len(p["waves"])) for p in params],
                                       dtype=torch.float32, device=device)
+            # per-sample wave directions, computed once here rather than per ray inside the intersection
+            ang, freq, hy = P["waves"][..., 0], P["waves"][..., 1], P["half"][..., 1]
+            P["wave_dx"], P["wave_dy"] = torch.cos(ang) * freq / hy, torch.sin(ang) * freq / hy
     return P
 
 
@@ -87,21 +90,26 @@ def _pouch_height(P):
     hx, hy = P["half"][..., 0], P["half"][..., 1]
     waves, bulge = P["waves"], P["bulge"][..., 0]
 
-    def height(x, y):
+    def height(x, y, grad: bool = True):
+        """(h, dh/dx, dh/dy); with grad=False (the fixed-point iterations) only h, the slopes are None."""
         u, v = x / hx, y / hy
         fu, fv = 1 - u * u, 1 - v * v  # pillow profile, 0 on the border
         env = fu * fv
-        h, hxd, hyd = bulge * env, bulge * (-2 * u / hx) * fv, bulge * fu * (-2 * v / hy)
+        h = bulge * env
+        if grad:
+            hxd, hyd = bulge * (-2 * u / hx) * fv, bulge * fu * (-2 * v / hy)
         for k in range(waves.shape[1]):
-            ang, freq, ph, amp = (waves[:, k, j][:, None] for j in range(4))
-            dx, dy = torch.cos(ang) * freq / hy, torch.sin(ang) * freq / hy
+            ph, amp = waves[:, k, 2][:, None], waves[:, k, 3][:, None]
+            dx, dy = P["wave_dx"][:, k][:, None], P["wave_dy"][:, k][:, None]
             arg = dx * x + dy * y + ph
-            sw, cw = torch.sin(arg), torch.cos(arg)
+            sw = torch.sin(arg)
             a = amp * P["s"][..., 0]
             h = h + a * env * sw
-            hxd = hxd + a * ((-2 * u / hx) * fv * sw + env * cw * dx)
-            hyd = hyd + a * (fu * (-2 * v / hy) * sw + env * cw * dy)
-        return h, hxd, hyd
+            if grad:
+                cw = torch.cos(arg)
+                hxd = hxd + a * ((-2 * u / hx) * fv * sw + env * cw * dx)
+                hyd = hyd + a * (fu * (-2 * v / hy) * sw + env * cw * dy)
+        return (h, hxd, hyd) if grad else (h, None, None)
 
     return height
 
@@ -118,7 +126,22 @@ def hit(kind: str, o: Tensor, d: Tensor, P: dict[str, Tensor], shadow_only: bool
                      (P["neck_radius"], P["neck_len"] / 2, hh + P["shoulder"] + P["neck_len"] / 2, BODY),
                      (P["neck_radius"] * 1.25, 0.03 * P["s"], hh + P["shoulder"] + P["neck_len"] + 0.03 * P["s"], CAP)]
             for pr, phh, off, m in parts:
-                tp, np_, _ = g.capped_cylinder(o, d, c + a * off[..., 0:1], a, pr, phh)
+                cp = c + a * off[..., 0:1]
+                if d.shape[1] == 1:  # a flat ray list: test only the rays that meet this part's bounding sphere
+                    near = _sphere_candidates(o, d, cp, torch.sqrt(pr ** 2 + phh ** 2)[..., 0] * 1.01 + 1e-4)
+                    sel = near[:, 0].nonzero()[:, 0]
+                    if len(sel):
+                        def pick(x):
+                            return x.index_select(0, sel)
+                        tp, np_, _ = g.capped_cylinder(pick(o), pick(d), pick(cp), pick(a), pick(pr), pick(phh))
+                        ts = pick(t)
+                        closer = tp < ts
+                        t = t.index_copy(0, sel, torch.where(closer, tp, ts))
+                        n = n.index_copy(0, sel, torch.where(closer[..., None], np_, pick(n)))
+                        on_side = on_side.index_copy(0, sel, pick(on_side) & ~closer)
+                        mat = mat.index_copy(0, sel, torch.where(closer, torch.full_like(tp, m, dtype=torch.long), pick(mat)))
+                    continue
+                tp, np_, _ = g.capped_cylinder(o, d, cp, a, pr, phh)
                 closer = tp < t
                 t, n = torch.where(closer, tp, t), torch.where(closer[..., None], np_, n)
                 on_side = on_side & ~closer
@@ -145,9 +168,9 @@ def hit(kind: str, o: Tensor, d: Tensor, P: dict[str, Tensor], shadow_only: bool
         mat = torch.where(face == 4, LABEL, BODY)
         return t, n, uv, mat
     if kind == "pouch":
-        t, n, xy = g.sheet(o, d, c, P["rot"], P["half"], _pouch_height(P), iters=3 if shadow_only else 6)
         if shadow_only:
-            return t
+            return g.sheet(o, d, c, P["rot"], P["half"], _pouch_height(P), iters=3, t_only=True)
+        t, n, xy = g.sheet(o, d, c, P["rot"], P["half"], _pouch_height(P), iters=6)
         uv = xy / P["half"][..., :2] * 0.5 + 0.5
         return t, n, uv, torch.full_like(t, LABEL, dtype=torch.long)
     raise ValueError(kind)
@@ -178,26 +201,32 @@ def _sphere_candidates(o: Tensor, d: Tensor, centre: Tensor, radius: Tensor) -> 
     return (disc >= 0) & ((c < 0) | (b < 0))
 
 
+def _take(P: dict[str, Tensor], rows: Tensor) -> dict[str, Tensor]:
+    """Per-sample params gathered for a list of rays (index_select: much cheaper than fancy indexing)."""
+    return {k: v.index_select(0, rows) for k, v in P.items()}
+
+
 def hit_culled(kind: str, o: Tensor, d: Tensor, P: dict[str, Tensor], shadow_only: bool = False):
     """``hit`` evaluated only on the rays that meet the product's bounding sphere (same results).
 
-    The candidate rays are gathered into a flat list, each with its sample's params, and evaluated as
-    (K, 1) "samples" of one ray each; misses keep t = inf.
+    ``o`` is (B,1,3) or (B,P,3). The candidate rays are gathered into a flat list, each with its sample's
+    params, and evaluated as (K, 1) "samples" of one ray each; misses keep t = inf.
     """
     B, Pn = d.shape[:2]
-    o = o.expand_as(d)
     centre, radius = bounds(kind, P)
-    rows, cols = _sphere_candidates(o, d, centre, radius).nonzero(as_tuple=True)
-    t = torch.full((B, Pn), g.INF, device=d.device)
-    out = hit(kind, o[rows, cols][:, None], d[rows, cols][:, None], {k: v[rows] for k, v in P.items()}, shadow_only)
+    flat = _sphere_candidates(o, d, centre, radius).view(-1).nonzero()[:, 0]
+    rows = flat // Pn
+    o_k = o[:, 0].index_select(0, rows) if o.shape[1] == 1 else o.reshape(-1, 3).index_select(0, flat)
+    out = hit(kind, o_k[:, None], d.reshape(-1, 3).index_select(0, flat)[:, None], _take(P, rows), shadow_only)
+    t = torch.full((B * Pn,), g.INF, device=d.device)
     if shadow_only:
-        t[rows, cols] = out[:, 0]
-        return t
-    n = torch.zeros(B, Pn, 3, device=d.device)
-    uv = torch.zeros(B, Pn, 2, device=d.device)
-    mat = torch.zeros(B, Pn, dtype=torch.long, device=d.device)
-    t[rows, cols], n[rows, cols], uv[rows, cols], mat[rows, cols] = (x[:, 0] for x in out)
-    return t, n, uv, mat
+        return t.index_copy_(0, flat, out[:, 0]).view(B, Pn)
+    n = torch.zeros(B * Pn, 3, device=d.device)
+    uv = torch.zeros(B * Pn, 2, device=d.device)
+    mat = torch.zeros(B * Pn, dtype=torch.long, device=d.device)
+    for acc, x in zip((t, n, uv, mat), out):
+        acc.index_copy_(0, flat, x[:, 0])
+    return t.view(B, Pn), n.view(B, Pn, 3), uv.view(B, Pn, 2), mat.view(B, Pn)
 
 
 class Products:
@@ -221,8 +250,34 @@ class Products:
         uv = torch.zeros(B, Pn, 2, device=d.device)
         mat = torch.zeros(B, Pn, dtype=torch.long, device=d.device)
         for kind, idx, P in self.groups:
-            t[idx], n[idx], uv[idx], mat[idx] = hit_culled(kind, o.expand_as(d)[idx], d[idx], P)
+            if len(self.groups) == 1:
+                return hit_culled(kind, o, d, P)
+            t[idx], n[idx], uv[idx], mat[idx] = hit_culled(kind, o.index_select(0, idx), d.index_select(0, idx), P)
         return t, n, uv, mat
+
+    def occlusion_rays(self, o: Tensor, d: Tensor, samples: Tensor) -> Tensor:
+        """Flat shadow rays (K,3) of samples ``samples`` (K,) -> nearest hit t (K,), inf on a miss.
+
+        The bounding-sphere test runs on the rays alone (sphere per sample, gathered per ray); only the
+        rays that meet it get their sample's params gathered and the exact intersection."""
+        t = torch.full(samples.shape, g.INF, device=d.device)
+        for kind, idx, P in self.groups:
+            pos = torch.full((self.n,), -1, dtype=torch.long, device=d.device)
+            pos[idx] = torch.arange(len(idx), device=d.device)
+            grp = pos.index_select(0, samples)
+            sel = (grp >= 0).nonzero()[:, 0]
+            if not len(sel):
+                continue
+            centre, radius = bounds(kind, P)
+            gs = grp.index_select(0, sel)
+            o_s, d_s = o.index_select(0, sel)[:, None], d.index_select(0, sel)[:, None]
+            ok = _sphere_candidates(o_s, d_s, centre.index_select(0, gs), radius.index_select(0, gs))[:, 0]
+            keep = ok.nonzero()[:, 0]
+            if len(keep):
+                sel, gs = sel.index_select(0, keep), gs.index_select(0, keep)
+                out = hit(kind, o_s.index_select(0, keep), d_s.index_select(0, keep), _take(P, gs), shadow_only=True)
+                t.index_copy_(0, sel, out[:, 0])
+        return t
 
     def occlusion(self, o: Tensor, d: Tensor, samples: Tensor) -> Tensor:
         """Shadow rays (R,P,3) whose row r belongs to sample ``samples[r]`` -> nearest hit t (R,P)."""

@@ -1,8 +1,10 @@
 """The public API: ``render_batch`` / ``render_sample`` -> ``RenderBatch`` (lit photo, albedo, mask, ...).
 
 Sample ``i`` of ``(seed, size, config)`` depends only on ``(seed, i)``: rendering it alone, in a batch
-of 4 or on another worker gives the same bytes (on the same device and software). Geometry and label
-come from their own random streams, so two lighting configs give the same albedo, different photos.
+of 4 or on another worker gives the same sample, up to float rounding on the default batched path
+(maps within 1e-4, see ``RenderConfig.batched``) and the same bytes with ``batched=False`` (on the same
+device and software); the same call repeated is always bit-identical. Geometry and label come from their
+own random streams, so two lighting configs give the same albedo, different photos.
 
 Outputs (``size`` x ``size``, box-filtered from ``supersample``^2 rays per pixel):
 - ``image``   (n,3) float32 sRGB in [0, 1]: the photo (lights, shadows, highlights, camera, JPEG).
@@ -89,9 +91,14 @@ def render_batch(n: int, seed: int, size: int = 64, config: RenderConfig | None 
         parts = [_render(cfg, seed, [i], size, torch.device(device)) for i in indices]
         return RenderBatch(**{f: torch.cat([getattr(b, f) for b in parts]) for f in FIELDS},
                            params=[p for b in parts for p in b.params])
+    if n > CHUNK:  # bounded memory: (chunk, rays, 3) temporaries
+        parts = [_render(cfg, seed, indices[s:s + CHUNK], size, torch.device(device)) for s in range(0, n, CHUNK)]
+        return RenderBatch(**{f: torch.cat([getattr(b, f) for b in parts]) for f in FIELDS},
+                           params=[p for b in parts for p in b.params])
     return _render(cfg, seed, indices, size, torch.device(device))
 
 
+CHUNK = 32  # samples per batched pass
 FIELDS = ("image", "albedo", "mask", "shading", "normals", "specular", "depth")
 
 

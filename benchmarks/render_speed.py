@@ -1,0 +1,131 @@
+"""Renders/s of ``gan_lab.synth.render_batch`` at 64 px, and where the time goes.
+
+Usage (from the repository root; set the thread count, the numbers are per process)::
+
+    OMP_NUM_THREADS=2 python benchmarks/render_speed.py [--n 64] [--size 64] [--reps 3] [--baseline REV]
+
+Variants: ``batched=False`` (one pass per sample) and ``batched=True`` in chunks of 16 and 32. Each
+repetition times every variant once, alternating, so a noisy shared machine slows them alike; the
+median renders/s per variant is printed. ``--baseline REV`` also loads ``gan_lab/synth`` as it was at
+git revision REV (under another module name, same process) and times it alongside: the speed-up is a
+ratio measured in one run. A per-stage breakdown (textures, primary hits, shading, camera, JPEG) of
+the default path follows, from wrappers around the stage functions.
+
+On a machine shared with other jobs, wall-clock rates at 2 threads swing by 10x (OpenMP threads wait for
+a descheduled sibling); ``--cpu`` (implies ``--threads 1``) times the CPU time of the rendering thread
+instead, which other jobs barely move: renders/s per busy core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def load_baseline(rev: str):
+    """``gan_lab/synth`` at git revision ``rev`` as a package named ``synth_base`` (imports rewritten)."""
+    dst = Path(tempfile.mkdtemp()) / "synth_base"
+    dst.mkdir()
+    names = subprocess.check_output(["git", "-C", str(ROOT), "ls-tree", "--name-only", rev, "gan_lab/synth/"], text=True)
+    for name in names.split():
+        src = subprocess.check_output(["git", "-C", str(ROOT), "show", f"{rev}:{name}"], text=True)
+        (dst / Path(name).name).write_text(src.replace("gan_lab.synth", "synth_base"))
+    sys.path.insert(0, str(dst.parent))
+    return importlib.import_module("synth_base.render"), importlib.import_module("synth_base.config")
+
+
+CLOCK = time.perf_counter
+
+
+def rate(render, cfg, n: int, size: int, chunk: int, seed: int = 0) -> float:
+    t0 = CLOCK()
+    for s in range(0, n, chunk):
+        render(min(chunk, n - s), seed, size, cfg, "cpu", list(range(s, min(s + chunk, n))))
+    return n / (CLOCK() - t0)
+
+
+def breakdown(render_mod, cfg, n: int, size: int, chunk: int) -> dict[str, float]:
+    """Seconds per stage over ``n`` renders, by wrapping the stage functions the renderer calls."""
+    from gan_lab.synth import camera, lighting, products, scene
+
+    spent = defaultdict(float)
+    targets = [(scene, "textures"), (lighting, "shade"), (camera, "jpeg"), (camera, "sensor_noise"),
+               (camera, "gaussian_blur"), (products.Products, "hit")]
+    saved = []
+    for owner, name in targets:
+        fn = getattr(owner, name)
+        saved.append((owner, name, fn))
+
+        def wrapped(*a, _fn=fn, _name=name, **k):
+            t0 = CLOCK()
+            try:
+                return _fn(*a, **k)
+            finally:
+                spent[_name] += CLOCK() - t0
+        setattr(owner, name, wrapped)
+    try:
+        t0 = CLOCK()
+        for s in range(0, n, chunk):
+            render_mod.render_batch(min(chunk, n - s), 0, size, cfg, "cpu", list(range(s, min(s + chunk, n))))
+        spent["total"] = CLOCK() - t0
+    finally:
+        for owner, name, fn in saved:
+            setattr(owner, name, fn)
+    spent["other"] = spent["total"] - sum(v for k, v in spent.items() if k != "total")
+    return dict(spent)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=64)
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--baseline", default=None, help="git revision to time alongside (same process)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cpu", action="store_true", help="thread CPU time instead of wall time (1 thread)")
+    args = ap.parse_args()
+    global CLOCK
+    if args.cpu:
+        CLOCK, args.threads = time.thread_time, 1
+    torch.set_num_threads(args.threads)
+    from gan_lab.synth import render
+    from gan_lab.synth.config import RenderConfig
+
+    variants = {"new default": (render.render_batch, RenderConfig(), 32),
+                "new batched=False": (render.render_batch, RenderConfig(batched=False), 32),
+                "new batched=True chunk 16": (render.render_batch, RenderConfig(batched=True), 16),
+                "new batched=True chunk 32": (render.render_batch, RenderConfig(batched=True), 32)}
+    if args.baseline:
+        base_render, base_config = load_baseline(args.baseline)
+        variants.update({f"{args.baseline} batched=False": (base_render.render_batch, base_config.RenderConfig(batched=False), 32),
+                         f"{args.baseline} batched=True chunk 32": (base_render.render_batch, base_config.RenderConfig(batched=True), 32)})
+    for fn, cfg, chunk in variants.values():  # warm-up: imports, font loading, allocator
+        rate(fn, cfg, 4, args.size, chunk)
+    results = defaultdict(list)
+    for rep in range(args.reps):
+        for name, (fn, cfg, chunk) in variants.items():
+            results[name].append(rate(fn, cfg, args.n, args.size, chunk, seed=rep))
+    clock = "thread CPU time" if args.cpu else "wall time"
+    print(f"{args.n} renders at {args.size} px, {torch.get_num_threads()} threads, {clock}, median of {args.reps}:")
+    for name, r in results.items():
+        print(f"  {name:34s} {statistics.median(r):6.1f} renders/s   ({', '.join(f'{x:.1f}' for x in r)})")
+    print("stage breakdown of the default path (s per render):")
+    b = breakdown(render, RenderConfig(), args.n, args.size, 32)
+    for k, v in sorted(b.items(), key=lambda kv: -kv[1]):
+        print(f"  {k:14s} {1000 * v / args.n:6.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
