@@ -176,10 +176,10 @@ def test_synth_datamodule_renders_fixed_holdout(tmp_path):
 # ------------------------------------------------------------------------------------------------ module
 
 
-def _module(lambda_adv: float, **loss):
+def _module(lambda_adv: float, generator: dict | None = None, **loss):
     from gan_lab.modules.albedo import AlbedoTranslator
 
-    model = {"module": "albedo", "generator": {"width": 8, "depth": 4, "norm": "instance"},
+    model = {"module": "albedo", "generator": {"width": 8, "depth": 4, "norm": "instance", **(generator or {})},
              "discriminator": {"width": 8, "n_layers": 2, "norm": "instance"},
              "optim": {"g_lr": 2e-3, "d_lr": 2e-3, "betas": [0.5, 0.999], "n_critic": 1},
              "ema": {"decay": 0.0}}
@@ -187,21 +187,23 @@ def _module(lambda_adv: float, **loss):
     return AlbedoTranslator(num_classes=0, channels=3, image_size=16, model=model, loss=loss)
 
 
-@pytest.mark.parametrize("lambda_adv,extra", [(1.0, {"lambda_ssim": 1.0, "lambda_fm": 1.0}), (0.0, {})])
-def test_short_fit_lowers_l1(pairs, lambda_adv, extra):
+@pytest.mark.parametrize("lambda_adv,extra,generator", [
+    (1.0, {"lambda_ssim": 1.0, "lambda_fm": 1.0}, {}), (0.0, {}, {}),
+    (0.0, {"lambda_si_mse": 300.0, "lambda_grad": 30.0}, {"input_skip": True, "output": "gain"})])
+def test_short_fit_lowers_l1(pairs, lambda_adv, extra, generator):
     from gan_lab.data import build_datamodule
     from gan_lab.data.albedo import stack_items
 
     torch.manual_seed(0)
     dm = build_datamodule({"name": "albedo_folder", "root": str(pairs), "image_size": 16})
     batch = stack_items([dm.dataset("train")[i] for i in range(4)])
-    module = _module(lambda_adv, **extra)
+    module = _module(lambda_adv, generator, **extra)
     assert (module.D is None) == (lambda_adv == 0)
 
     def l1():
         module.G.eval()
         with torch.no_grad():
-            return (module.G(batch["input"]) - batch["albedo"]).abs().mean().item()
+            return (module.translate(module.G, batch["input"]) - batch["albedo"]).abs().mean().item()
 
     before = l1()
     loader = DataLoader([batch] * 30, batch_size=None)
@@ -211,6 +213,66 @@ def test_short_fit_lowers_l1(pairs, lambda_adv, extra):
     assert trainer.global_step == 30  # one iteration = one global step, with or without a discriminator
     after = l1()
     assert after < 0.6 * before, (before, after)
+
+
+def test_generator_loss_is_the_weighted_sum_of_its_terms():
+    from gan_lab.losses.reconstruction import gradient_loss, l1_loss, si_mse_loss
+
+    torch.manual_seed(1)
+    m = _module(0.5, {"input_skip": True}, lambda_si_mse=200.0, lambda_grad=20.0, lambda_ssim=2.0, grad_scales=2,
+                l1_outside_mask=0.25)
+    x, y = torch.rand(2, 3, 16, 16) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
+    mask = (torch.rand(2, 1, 16, 16) > 0.5).float()
+    fake = m.translate(m.G, x)
+    out = m.generator_losses(x, y, mask, fake)
+    w = mask + (1 - mask) * 0.25
+    p01, y01 = (fake + 1) / 2, (y + 1) / 2
+    assert torch.allclose(out["g_l1"], l1_loss(fake, y, w))
+    assert torch.allclose(out["g_si_mse"], si_mse_loss(p01, y01, w))
+    assert torch.allclose(out["g_grad"], gradient_loss(p01, y01, w, 2))
+    total = (100 * out["g_l1"] + 200 * out["g_si_mse"] + 20 * out["g_grad"] + 2 * out["g_ssim"] + 0.5 * out["g_adv"])
+    assert torch.allclose(out["g_loss"], total)
+
+
+def test_gain_output_multiplies_the_photo_in_linear_light():
+    from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
+
+    from gan_lab.modules.albedo import GAIN_RANGE, apply_gain
+
+    photo = torch.rand(2, 3, 8, 8) * 2 - 1
+    assert torch.allclose(apply_gain(photo, torch.zeros_like(photo)), photo, atol=1e-5)  # gain 1: the photo
+    raw = torch.randn(2, 3, 8, 8)
+    lin = rgb_to_linear_rgb((photo + 1) / 2) * torch.exp(GAIN_RANGE * torch.tanh(raw / GAIN_RANGE))
+    assert torch.allclose(apply_gain(photo, raw), linear_rgb_to_rgb(lin.clamp(0, 1)) * 2 - 1, atol=1e-5)
+    m = _module(0.0, {"output": "gain", "input_skip": True})
+    assert m.G.input_skip and isinstance(m.G.mix[-1], torch.nn.Identity)  # raw channels, no tanh
+    with pytest.raises(ConfigError, match="model.generator.output='log'"):
+        _module(0.0, {"output": "log"})
+
+
+def test_hflip_flips_photo_albedo_and_mask_together():
+    from gan_lab.data.sampling import FlipByIndex
+
+    item = {"input": torch.arange(12.0).view(1, 3, 4), "albedo": torch.arange(12.0).view(1, 3, 4) + 1,
+            "mask": torch.ones(1, 3, 4), "difficulty": torch.tensor([1.0, 0.0, 0.0]), "index": torch.tensor(5)}
+    ds = FlipByIndex([item])
+    assert ds[0] is item and len(ds) == 2
+    f = ds[1]
+    for k in ("input", "albedo", "mask"):
+        assert torch.equal(f[k], item[k].flip(-1))
+    assert torch.equal(f["difficulty"], item["difficulty"]) and int(f["index"]) == 5
+
+
+def test_render_workers_give_the_same_items():
+    pytest.importorskip("gan_lab.synth.render")
+    from gan_lab.data.albedo import render_chunks
+
+    one = render_chunks(4, 3, 16, None, start=2, chunk_size=2, workers=1)
+    two = render_chunks(4, 3, 16, None, start=2, chunk_size=2, workers=2)
+    assert [int(i["index"]) for i in two] == [2, 3, 4, 5]
+    for a, b in zip(one, two):
+        for k in ("input", "albedo", "mask", "difficulty"):
+            assert torch.equal(a[k], b[k]), k
 
 
 def test_bad_loss_values_fail_naming_the_key():

@@ -95,14 +95,46 @@ def renderer_fingerprint() -> str:
     return h.hexdigest()
 
 
+def _render_packed(args: tuple) -> dict:
+    """One chunk rendered and packed to uint8 (runs in a render worker process, one torch thread)."""
+    n, seed, size, render, start = args
+    torch.set_num_threads(1)
+    return pack_items(render_items(n, seed, size, render, start=start))
+
+
+def render_chunks(n: int, seed: int, size: int, render: Mapping | None, start: int = 0, chunk_size: int = 16,
+                  workers: int = 1) -> list[dict]:
+    """Samples ``start .. start+n-1`` in chunks of ``chunk_size``, spread over ``workers`` processes.
+
+    A chunk is the same render call whichever process makes it, so the items do not depend on ``workers``.
+    Processes (spawned, one torch thread each) use the cores better than torch's threads on the
+    renderer's many small operations; a progress bar shows the work."""
+    from tqdm import tqdm
+
+    jobs = [(min(chunk_size, start + n - s), seed, size, dict(render or {}), s) for s in range(start, start + n, chunk_size)]
+    bar = dict(total=n, desc=f"render {n} × {size}px", unit="img", disable=n < 4 * chunk_size, mininterval=10)
+    packed = []
+    with tqdm(**bar) as progress:
+        if workers > 1 and len(jobs) > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
+                for p in pool.map(_render_packed, jobs):
+                    packed.append(p)
+                    progress.update(len(p["index"]))
+        else:
+            for job in jobs:
+                packed.append(pack_items(render_items(*job[:4], start=job[4])))
+                progress.update(job[0])
+    return [item for p in packed for item in unpack_items(p)]
+
+
 def cached_render_items(n: int, seed: int, size: int, render: Mapping | None, start: int = 0,
-                        cache_dir: str | None = None, chunk_size: int = 16) -> list[dict]:
-    """``render_items`` in chunks, stored as uint8 in ``cache_dir`` (when set) keyed by every input and the renderer."""
+                        cache_dir: str | None = None, chunk_size: int = 16, workers: int = 1) -> list[dict]:
+    """``render_chunks`` stored as uint8 in ``cache_dir`` (when set) keyed by every input and the renderer."""
     def render_all() -> list[dict]:
-        out = []
-        for s in range(start, start + n, chunk_size):
-            out += render_items(min(chunk_size, start + n - s), seed, size, render, start=s)
-        return out
+        return render_chunks(n, seed, size, render, start, chunk_size, workers)
 
     import hashlib
 
@@ -178,7 +210,7 @@ class AlbedoSynthDataModule(ImageDataModule):
 
     def __init__(self, root: str = "", image_size: int = 64, n_train: int | None = None, n_val: int = 32,
                  n_test: int = 256, chunk_size: int = 16, render: Mapping | None = None, cache_dir: str | None = None,
-                 **kw):
+                 render_workers: int = 1, **kw):
         super().__init__(root=root, image_size=image_size, **kw)
         self.channels, self.num_classes, self.class_names = 3, 0, []
         for key, v in (("n_val", n_val), ("n_test", n_test), ("chunk_size", chunk_size)):
@@ -188,6 +220,9 @@ class AlbedoSynthDataModule(ImageDataModule):
             raise ConfigError(f"dataset.n_train={n_train} is invalid; allowed: null (endless stream) or >= 1")
         self.n_train = None if n_train is None else int(n_train)
         self.n_val, self.n_test, self.chunk_size = int(n_val), int(n_test), int(chunk_size)
+        if int(render_workers) < 1:
+            raise ConfigError(f"dataset.render_workers={render_workers} is invalid; allowed: an integer >= 1")
+        self.render_workers = int(render_workers)
         self.render = dict(render or {})
         self.cache_dir = cache_dir or None
 
@@ -197,7 +232,8 @@ class AlbedoSynthDataModule(ImageDataModule):
     def _load(self) -> dict[str, Dataset]:
         size = self.image_size
         def fixed(n: int, seed: int) -> ListDataset:
-            return ListDataset(cached_render_items(n, seed, size, self.render, 0, self.cache_dir, self.chunk_size))
+            return ListDataset(cached_render_items(n, seed, size, self.render, 0, self.cache_dir, self.chunk_size,
+                                                   self.render_workers))
 
         splits: dict[str, Dataset] = {s: fixed(n, self.holdout_seed(s)) for s, n in (("val", self.n_val),
                                                                                       ("test", self.n_test))}
