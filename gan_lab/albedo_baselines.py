@@ -17,7 +17,12 @@ Baselines (no training), all mapping photos (N, 3, H, W) in [-1, 1] to albedos i
 The table evaluates the baselines and any trained albedo checkpoints on the same held-out renders
 (the data set of the first checkpoint, else ``dataset=albedo_synth`` at ``image_size`` with renders
 cached in ``cache_dir``), overall and per difficulty tag, and writes Markdown (``output``) plus JSON
-beside it. Arguments: ckpts, labels (comma-separated), image_size, n, split_seed, output, device, cache_dir.
+beside it. Checkpoints given the same label (e.g. the seeds of one recipe) make one row, mean ± sample
+standard deviation over them (per-checkpoint values in the JSON). A second table sets each learned row
+against the best baseline per metric (ratio for errors, difference for PSNR/SSIM). ``grids=DIR`` also
+writes, per difficulty group, the first 8 held-out renders of that group as a grid: photo, each learned
+label's first checkpoint, target. Arguments: ckpts, labels (comma-separated), image_size, n,
+split_seed, output, device, cache_dir, grids.
 """
 
 from __future__ import annotations
@@ -119,22 +124,97 @@ BASELINES: dict[str, Callable[[Tensor], Tensor]] = {
     "input as albedo": input_as_albedo, "Retinex (multi-scale)": retinex, "Retinex (gradient)": retinex_gradient}
 
 
+def _num(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:.2f}" if abs(v) >= 1 else f"{v:.4f}"
+
+
+def mean_std(results: list[dict]) -> dict:
+    """Per key: the value (one result) or {"mean", "std", "n"} (sample std, ddof 1) over several; counts kept."""
+    import numpy as np
+
+    if len(results) == 1:
+        return dict(results[0])
+    out: dict = {}
+    for k, v in results[0].items():
+        vals = [r[k] for r in results]
+        if k.startswith("n_") or not isinstance(v, float):
+            out[k] = v
+            continue
+        arr = np.array([np.nan if x is None else x for x in vals], dtype=float)
+        ok = arr[~np.isnan(arr)]
+        out[k] = {"mean": float(ok.mean()) if ok.size else math.nan,
+                  "std": float(ok.std(ddof=1)) if ok.size > 1 else math.nan, "n": int(ok.size)}
+    return out
+
+
+def _cell(v) -> str:
+    if isinstance(v, dict):
+        return f"{_num(v['mean'])} ± {_num(v['std'])}" if not math.isnan(v["std"]) else _num(v["mean"])
+    return _num(v)
+
+
+def _value(v) -> float:
+    return v["mean"] if isinstance(v, dict) else (math.nan if v is None else v)
+
+
+def versus_best_baseline(rows: list[tuple[str, dict]], metrics=DEFAULT_METRICS, groups=("", *(f"{g}/" for g in GROUPS))) -> str:
+    """Markdown: each learned row against the best baseline per metric and group (errors: ratio; PSNR/SSIM: difference)."""
+    from gan_lab.metrics.keys import load_all
+
+    keys = load_all()
+    ranked = [m for m in metrics if keys.get(m) is not None and keys[m].direction is not None]
+    base = [(n, r) for n, r in rows if n in BASELINES]
+    learned = [(n, r) for n, r in rows if n not in BASELINES]
+    lines = ["| method | group | " + " | ".join(column(m) for m in ranked) + " |", "|---|---|" + "---|" * len(ranked)]
+    for name, r in learned:
+        for g in groups:
+            cells = []
+            for m in ranked:
+                vals = [_value(b[g + m]) for _, b in base]
+                best = max(vals) if keys[m].direction == "max" else min(vals)
+                v = _value(r[g + m])
+                cells.append(f"{v - best:+.2f} vs {_num(best)}" if m == "psnr" else
+                             f"{v - best:+.4f} vs {_num(best)}" if keys[m].direction == "max" else
+                             f"{v / best:.2f}× of {_num(best)}")
+            lines.append(f"| {name} | {g.rstrip('/') or 'all'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def format_tables(rows: list[tuple[str, dict]], metrics=DEFAULT_METRICS) -> str:
-    """Markdown: one overall table, then one row per method and difficulty group."""
+    """Markdown: one overall table, one row per method and difficulty group, and learned rows vs the best baseline."""
     head = "| method | n | " + " | ".join(column(m) for m in metrics) + " |"
     sep = "|---|---:|" + "---:|" * len(metrics)
-    fmt = lambda v: "–" if v is None or (isinstance(v, float) and math.isnan(v)) else (  # noqa: E731
-        f"{v:.2f}" if abs(v) >= 1 else f"{v:.4f}")
     lines = ["Overall (inside the label mask):", "", head, sep]
     for name, r in rows:
-        lines.append(f"| {name} | {r['n_eval']} | " + " | ".join(fmt(r[m]) for m in metrics) + " |")
+        lines.append(f"| {name} | {r['n_eval']} | " + " | ".join(_cell(r[m]) for m in metrics) + " |")
     lines += ["", "Per difficulty tag (an image can carry several tags; plain = none):", "",
               "| method | tag | n | " + " | ".join(column(m) for m in metrics) + " |",
               "|---|---|---:|" + "---:|" * len(metrics)]
     for g in GROUPS:
         for name, r in rows:
-            lines.append(f"| {name} | {g} | {r[f'n_{g}']} | " + " | ".join(fmt(r[f'{g}/{m}']) for m in metrics) + " |")
-    return "\n".join(lines) + "\n"
+            lines.append(f"| {name} | {g} | {r[f'n_{g}']} | " + " | ".join(_cell(r[f'{g}/{m}']) for m in metrics) + " |")
+    if any(n not in BASELINES for n, _ in rows) and any(n in BASELINES for n, _ in rows):
+        lines += ["", "Against the best baseline of each metric and group (errors: ratio, lower is better; "
+                  "PSNR and SSIM: difference, higher is better):", "", versus_best_baseline(rows, metrics)]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write_grids(out_dir: Path, data: dict, preds: dict[str, Tensor], per_group: int = 8) -> list[Path]:
+    """Per difficulty group: rows photo | each prediction | target for the group's first ``per_group`` renders."""
+    from gan_lab.albedo_eval import group_masks
+    from gan_lab.imaging import make_grid, save_image
+
+    written = []
+    for group, sel in group_masks(data["difficulty"]).items():
+        idx = sel.nonzero().flatten()[:per_group]
+        if idx.numel() == 0:
+            continue
+        rows = [data["input"][idx], *(p[idx] for p in preds.values()), data["albedo"][idx]]
+        grid = make_grid(torch.stack([r.cpu().float() for r in rows]))
+        written.append(save_image(grid, out_dir / f"grid_{group}.png", upscale=2))
+    return written
 
 
 def _datamodule(ckpts: list[str], image_size: int, n: int, split_seed: int, cache_dir: str):
@@ -163,7 +243,7 @@ def _datamodule(ckpts: list[str], image_size: int, n: int, split_seed: int, cach
 
 def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256", split_seed: str = "0",
         output: str = "albedo_table.md", device: str = "cpu",
-        cache_dir: str = "datasets/.cache/albedo_synth") -> list[tuple[str, dict]]:
+        cache_dir: str = "datasets/.cache/albedo_synth", grids: str = "") -> list[tuple[str, dict]]:
     from gan_lab.modules.loading import load_module
 
     paths = [c for c in ckpts.split(",") if c]
@@ -176,19 +256,28 @@ def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256
     dm = _datamodule(paths, int(image_size), int(n), int(split_seed), cache_dir)
     data = held_out(dm, "test", int(n))
     rows = [(name, evaluate_predictions(predict_all(fn, data["input"]), data)) for name, fn in BASELINES.items()]
+    per_ckpt: dict[str, list[dict]] = {}
+    first_pred: dict[str, Tensor] = {}
     for name, c in zip(names, paths):
         module = load_module(c).to(device)
         if module.task != "paired":
             raise ConfigError(f"ckpts: {c} is not an albedo translator")
-        rows.append((name, evaluate_predictions(predict_all(module.predict_albedo, data["input"]), data)))
+        pred = predict_all(module.predict_albedo, data["input"])
+        first_pred.setdefault(name, pred)
+        per_ckpt.setdefault(name, []).append(evaluate_predictions(pred, data))
+    rows += [(name, mean_std(results)) for name, results in per_ckpt.items()]
     table = format_tables(rows)
+    if grids:
+        for path in write_grids(Path(grids), data, first_pred):
+            print(f"wrote {path}")
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table)
     from gan_lab.records import strict_json  # NaN (an empty difficulty group) -> null
 
     out.with_suffix(".json").write_text(json.dumps(strict_json(
-        {"checkpoints": dict(zip(names, paths)), "dataset": dm.describe(), "results": dict(rows)}), indent=2,
+        {"checkpoints": [[n, c] for n, c in zip(names, paths)], "dataset": dm.describe(), "results": dict(rows),
+         "per_checkpoint": per_ckpt}), indent=2,
         default=lambda v: None, allow_nan=False))
     print(dm.describe())
     print(table)
@@ -198,6 +287,7 @@ def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256
 
 def main(argv: list[str]) -> None:
     opts = {"ckpts": "", "labels": "", "image_size": "64", "n": "256", "split_seed": "0",
-            "output": "albedo_table.md", "device": "cpu", "cache_dir": "datasets/.cache/albedo_synth"}
+            "output": "albedo_table.md", "device": "cpu", "cache_dir": "datasets/.cache/albedo_synth", "grids": ""}
     run(**parse_kv(argv, required=(), optional=opts,
-                   usage="gan-lab albedo-eval [ckpts=A.ckpt,B.ckpt] [labels=a,b] [n=256] [output=albedo_table.md]"))
+                   usage="gan-lab albedo-eval [ckpts=A.ckpt,B.ckpt] [labels=a,a] [n=256] [output=albedo_table.md] "
+                         "[grids=DIR]"))

@@ -426,6 +426,26 @@ def test_albedo_eval_command_writes_table(trained, tmp_path, capsys):
         assert f"| {name} | 5 |" in text  # same 5 held-out pairs for every method
     rows = json.loads(out.with_suffix(".json").read_text())["results"]
     assert rows["tiny-pix2pix"]["psnr"] == pytest.approx(trained[0]["psnr"], abs=1e-6)  # = the run's final eval
+    assert "Against the best baseline" in text and "| tiny-pix2pix | all |" in text
     with pytest.raises(SystemExit):
         cli_main(["albedo-eval", f"ckpts={ckpt}", "labels=a,b"])
     assert "labels= has 2 names for 1 ckpts" in capsys.readouterr().err
+    # one label for several checkpoints (seeds): one row, mean ± std; grids per difficulty group
+    out2, grids = tmp_path / "seeds.md", tmp_path / "grids"
+    cli_main(["albedo-eval", f"ckpts={ckpt},{ckpt}", "labels=tiny,tiny", f"output={out2}", f"grids={grids}"])
+    res = json.loads(out2.with_suffix(".json").read_text())
+    assert res["results"]["tiny"]["psnr"]["mean"] == pytest.approx(trained[0]["psnr"], abs=1e-6)
+    assert res["results"]["tiny"]["psnr"]["std"] == 0.0 and len(res["per_checkpoint"]["tiny"]) == 2
+    assert "| tiny | 5 |" in out2.read_text() and " ± 0.0000 |" in out2.read_text()
+    assert (grids / "grid_plain.png").is_file() or (grids / "grid_specular.png").is_file()
+
+
+def test_mean_std_over_seeds_matches_numpy():
+    from gan_lab.albedo_baselines import mean_std
+
+    rs = [{"psnr": 10.0, "n_eval": 4, "x/ssim": 0.5}, {"psnr": 12.0, "n_eval": 4, "x/ssim": float("nan")},
+          {"psnr": 17.0, "n_eval": 4, "x/ssim": 0.7}]
+    m = mean_std(rs)
+    assert m["n_eval"] == 4
+    assert m["psnr"]["mean"] == pytest.approx(13.0) and m["psnr"]["std"] == pytest.approx(np.std([10, 12, 17], ddof=1))
+    assert m["x/ssim"] == {"mean": pytest.approx(0.6), "std": pytest.approx(np.std([0.5, 0.7], ddof=1)), "n": 2}
