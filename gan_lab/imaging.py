@@ -13,6 +13,20 @@ from PIL import Image
 from torch import Tensor
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")  # readable image files (lower case)
+
+
+def is_image_path(path: Path) -> bool:
+    """A visible file with an image suffix (case-insensitive)."""
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def device_of(module: torch.nn.Module) -> torch.device:
+    """Where a module's parameters live (CPU for a module without any)."""
+    p = next(module.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
 def to_uint8(images: Tensor) -> Tensor:
     """[-1, 1] floats -> uint8 [0, 255] with rounding (the quantisation a saved PNG has)."""
     return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)

@@ -15,20 +15,19 @@ from tqdm import tqdm
 
 from gan_lab.cli_args import parse_kv
 from gan_lab.data.images import load_image
-from gan_lab.imaging import save_image
+from gan_lab.imaging import IMAGE_SUFFIXES, is_image_path, save_image
 from gan_lab.registry import ConfigError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def list_images(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in path.iterdir() if is_image_path(p))
         if files:
             return files
-        raise ConfigError(f"input={path}: the folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise ConfigError(f"input={path}: the folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
     raise ConfigError(f"input={path}: no such file or folder")
 
 

@@ -16,7 +16,7 @@ import pytorch_lightning as pl
 def save_atomically(trainer: pl.Trainer, path: Path) -> None:
     """trainer.save_checkpoint to ``path`` (every rank must call it); the Trainer's
     :class:`gan_lab.checkpoints.AtomicCheckpointIO` writes beside the file and renames over it."""
-    trainer.save_checkpoint(Path(path))
+    trainer.save_checkpoint(Path(path), weights_only=False)  # full state for exact resume (explicit: no log line)
     trainer.strategy.barrier("last_checkpoint")
 
 

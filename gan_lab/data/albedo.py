@@ -35,12 +35,11 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from gan_lab.data.base import SPLITS, ImageDataModule, resize_square
 from gan_lab.data.errors import DatasetNotFoundError
 from gan_lab.data.images import load_image
-from gan_lab.imaging import to_uint8
+from gan_lab.imaging import IMAGE_SUFFIXES, is_image_path, to_uint8
 from gan_lab.data.registry import register_dataset
 from gan_lab.registry import ConfigError
 
 DIFFICULTY_TAGS = ("specular", "shadow", "coloured_light")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 HOLDOUT_SEED_BASE = 10**12
 
 
@@ -273,7 +272,7 @@ FOLDER_LAYOUT = """  ROOT/input/NAME.png      lit photos
 
 def _images(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.iterdir())
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")}
+            if is_image_path(p)}
 
 
 def read_manifest(path: Path) -> dict[str, list[str]]:
@@ -392,7 +391,7 @@ def list_photos(path: str | Path) -> list[Path]:
         return [path]
     if path.is_dir():
         files = sorted(p for p in path.iterdir()
-                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+                       if is_image_path(p))
         if files:
             return files
         raise ConfigError(f"input={path}: the folder holds no images ({', '.join(IMAGE_SUFFIXES)})")

@@ -19,6 +19,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from gan_lab.data.errors import CorruptImageError
+from gan_lab.imaging import IMAGE_SUFFIXES, is_image_path
 
 
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
@@ -53,12 +54,12 @@ def load_image(path: str | Path, channels: int) -> Tensor:
 # ----------------------------------------------------------------------------------------------------------
 # Image files as a lazily loaded dataset (rafd, folder): decode -> crop -> square resize, in 8 bits.
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+IMAGE_EXTENSIONS = IMAGE_SUFFIXES  # one list for every reader (gan_lab.imaging)
 
 
 def is_image_file(path: Path) -> bool:
     """An image by extension (case-insensitive), not a hidden file (``.DS_Store``, ``._x.jpg``)."""
-    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+    return is_image_path(path)
 
 
 def parse_crop(value, key: str = "dataset.crop"):

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from gan_lab.imaging import to_uint8
+from gan_lab.imaging import device_of as _device_of, to_uint8
 from gan_lab.registry import ConfigError, Registry
 
 BACKBONES: Registry[Callable[..., "FeatureExtractor"]] = Registry("feature backbone", "eval.backbone")
@@ -65,9 +65,6 @@ class FeatureExtractor:
         return torch.cat(out) if out else torch.zeros(0, 0, dtype=torch.float64)
 
 
-def _device_of(module: nn.Module) -> torch.device:
-    p = next(module.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
 
 
 class ClassifierFeatures(FeatureExtractor):

@@ -28,6 +28,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset, TensorDataset
 from tqdm.auto import tqdm
 
+from gan_lab.imaging import device_of as _device_of
+
 CACHE_VERSION = 1
 
 
@@ -39,9 +41,6 @@ def build_eval_classifier(channels: int, num_classes: int, image_size: int, widt
     return EvalClassifier(channels, num_classes, image_size, width=width, feature_dim=feature_dim)
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
 
 
 def fetch(dataset: Dataset, indices: Sequence[int]) -> tuple[Tensor, Tensor]:

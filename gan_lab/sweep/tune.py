@@ -1,7 +1,7 @@
 """``gan-lab tune`` (= ``gan-lab train -m hparams_search=<name>``): an Optuna study on the ask/tell API.
 
 Why not hydra-optuna-sweeper: its 1.3.0 release pins optuna < 3, and that optuna crashes on ``sqlite:``
-storage with SQLAlchemy 2 (see DESIGN.md). Here optuna is any current release (the ``optuna`` extra) and
+storage with SQLAlchemy 2. Here optuna is any current release (the ``optuna`` extra) and
 each trial is one ordinary ``gan-lab train`` process:
 
 * the search space, direction, trial count and sampler come from ``optuna:`` in

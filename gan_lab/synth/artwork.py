@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from gan_lab.imaging import is_image_path
 from gan_lab.synth.rng import Stream
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 SYLLABLES = ["ka", "lo", "ve", "ri", "no", "za", "mi", "tu", "bel", "sun", "or", "ax", "qu", "fin", "pe",
              "ro", "gra", "vi", "lux", "mar", "ta", "ne", "do", "zen", "ko", "ly", "fre", "sh"]
 WORDS = ["ORGANIC", "FRESH", "NATURAL", "CLASSIC", "ORIGINAL", "PREMIUM", "LIGHT", "ZERO", "500 ml",
@@ -229,7 +229,7 @@ def background_texture(rng: Stream, size: int) -> Image.Image:
 
 @functools.lru_cache(maxsize=8)
 def artwork_files(folder: str) -> tuple[str, ...]:
-    files = sorted(str(p) for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(str(p) for p in Path(folder).iterdir() if is_image_path(p))
     if not files:
         from gan_lab.data.errors import DatasetNotFoundError
 
