@@ -203,7 +203,8 @@ def curve(config: Configuration, metric: str) -> list[tuple[int, float, int, boo
 TRAINING_CURVES = ("train/gp", "train/d_adv", "train/g_adv", "train/d_cls", "train/g_cls", "train/g_rec",
                    "critic/wasserstein", "grad/d_adv", "grad/gp", "grad/d_cls", "grad/g_adv", "grad/g_cls",
                    "grad/g_rec", "geometry/emb_norm_real", "geometry/cos_target_real", "geometry/cos_target_fake",
-                   "geometry/intra_angle_real", "geometry/inter_angle_real", "geometry/weight_angle_min")
+                   "geometry/intra_angle_real", "geometry/inter_angle_real", "geometry/weight_angle_min",
+                   "train/g_l1", "train/g_si_mse", "train/g_grad", "train/g_ssim", "train/d_loss")  # + albedo terms
 
 
 def training_curve(config: Configuration, key: str) -> list[tuple[int, float, int, bool]]:
