@@ -131,21 +131,19 @@ def _num(v) -> str:
 
 
 def mean_std(results: list[dict]) -> dict:
-    """Per key: the value (one result) or {"mean", "std", "n"} (sample std, ddof 1) over several; counts kept."""
-    import numpy as np
+    """Per key: the value (one result) or {"mean", "std", "n"} over several (``gan lab compare``'s statistic:
+    sample std, ddof 1, NaN values not counted); counts and non-numbers kept from the first."""
+    from gan_lab.report.aggregate import stat
 
     if len(results) == 1:
         return dict(results[0])
     out: dict = {}
     for k, v in results[0].items():
-        vals = [r[k] for r in results]
         if k.startswith("n_") or not isinstance(v, float):
             out[k] = v
             continue
-        arr = np.array([np.nan if x is None else x for x in vals], dtype=float)
-        ok = arr[~np.isnan(arr)]
-        out[k] = {"mean": float(ok.mean()) if ok.size else math.nan,
-                  "std": float(ok.std(ddof=1)) if ok.size > 1 else math.nan, "n": int(ok.size)}
+        s = stat(r[k] for r in results)
+        out[k] = {"mean": s.mean, "std": s.std, "n": s.n}
     return out
 
 

@@ -17,7 +17,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")  # 
 
 
 def is_image_path(path: Path) -> bool:
-    """A visible file with an image suffix (case-insensitive)."""
+    """A file with an image suffix (case-insensitive), not hidden (``.DS_Store``, ``._x.jpg``)."""
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 

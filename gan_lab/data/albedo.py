@@ -94,20 +94,20 @@ def renderer_fingerprint() -> str:
     return h.hexdigest()
 
 
-def _render_packed(args: tuple) -> dict:
+def _render_chunk(args: tuple) -> dict:
     """One chunk rendered and packed to uint8 (runs in a render worker process, one torch thread)."""
     n, seed, size, render, start = args
     torch.set_num_threads(1)
     return pack_items(render_items(n, seed, size, render, start=start))
 
 
-def render_chunks(n: int, seed: int, size: int, render: Mapping | None, start: int = 0, chunk_size: int = 16,
-                  workers: int = 1) -> list[dict]:
-    """Samples ``start .. start+n-1`` in chunks of ``chunk_size``, spread over ``workers`` processes.
+def render_packed(n: int, seed: int, size: int, render: Mapping | None, start: int = 0, chunk_size: int = 16,
+                  workers: int = 1) -> dict:
+    """Samples ``start .. start+n-1`` packed to 8 bits (``pack_items``), rendered in chunks of ``chunk_size``
+    by this process or by ``workers`` spawned processes (one torch thread each), with a progress bar.
 
-    A chunk is the same render call whichever process makes it, so the items do not depend on ``workers``.
-    Processes (spawned, one torch thread each) use the cores better than torch's threads on the
-    renderer's many small operations; a progress bar shows the work."""
+    A chunk is the same render call whichever process makes it, so the result does not depend on
+    ``workers``. On 2 cores one process with two torch threads was the faster (docs/albedo.md)."""
     from tqdm import tqdm
 
     jobs = [(min(chunk_size, start + n - s), seed, size, dict(render or {}), s) for s in range(start, start + n, chunk_size)]
@@ -119,22 +119,25 @@ def render_chunks(n: int, seed: int, size: int, render: Mapping | None, start: i
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
-                for p in pool.map(_render_packed, jobs):
+                for p in pool.map(_render_chunk, jobs):
                     packed.append(p)
                     progress.update(len(p["index"]))
         else:
             for job in jobs:
                 packed.append(pack_items(render_items(*job[:4], start=job[4])))
                 progress.update(job[0])
-    return [item for p in packed for item in unpack_items(p)]
+    return {k: torch.cat([p[k] for p in packed]) for k in packed[0]}
+
+
+def render_chunks(n: int, seed: int, size: int, render: Mapping | None, start: int = 0, chunk_size: int = 16,
+                  workers: int = 1) -> list[dict]:
+    """``render_packed`` as items (8-bit values, as every fixed render set holds them)."""
+    return unpack_items(render_packed(n, seed, size, render, start, chunk_size, workers))
 
 
 def cached_render_items(n: int, seed: int, size: int, render: Mapping | None, start: int = 0,
                         cache_dir: str | None = None, chunk_size: int = 16, workers: int = 1) -> list[dict]:
-    """``render_chunks`` stored as uint8 in ``cache_dir`` (when set) keyed by every input and the renderer."""
-    def render_all() -> list[dict]:
-        return render_chunks(n, seed, size, render, start, chunk_size, workers)
-
+    """``render_packed`` stored in ``cache_dir`` (when set) keyed by every input and the renderer."""
     import hashlib
 
     path = None
@@ -144,7 +147,7 @@ def cached_render_items(n: int, seed: int, size: int, render: Mapping | None, st
         path = Path(cache_dir) / f"albedo_synth-{hashlib.blake2b(key.encode(), digest_size=10).hexdigest()}.pt"
         if path.is_file():
             return unpack_items(torch.load(path, weights_only=True))
-    packed = pack_items(render_all())
+    packed = render_packed(n, seed, size, render, start, chunk_size, workers)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

@@ -18,7 +18,8 @@ import numpy as np
 
 from gan_lab.data.base import SPLITS, ImageDataModule, check_fractions, stratified_split
 from gan_lab.data.errors import DatasetNotFoundError
-from gan_lab.data.images import IMAGE_EXTENSIONS, ImageFileDataset, is_image_file, parse_crop
+from gan_lab.data.images import ImageFileDataset, parse_crop
+from gan_lab.imaging import IMAGE_SUFFIXES, is_image_path
 from gan_lab.data.registry import register_dataset
 from gan_lab.registry import ConfigError
 
@@ -27,7 +28,7 @@ or, already split:
   <root>/train/<class name>/<image>
   <root>/val/<class name>/<image>    (optional: else carved from train)
   <root>/test/<class name>/<image>   (optional: else carved from train)
-Image files: {', '.join(IMAGE_EXTENSIONS)} (case-insensitive); sub-folders inside a class folder are searched too."""
+Image files: {', '.join(IMAGE_SUFFIXES)} (case-insensitive); sub-folders inside a class folder are searched too."""
 SOURCE = "your own images (any class-per-folder tree, e.g. an ImageNet-style export)"
 
 
@@ -41,7 +42,7 @@ def scan_classes(path: Path) -> tuple[dict[str, list[Path]], int]:
     classes, skipped = {}, 0
     for d in _subdirs(path):
         files = sorted(p for p in d.rglob("*") if p.is_file() and not p.name.startswith("."))
-        images = [p for p in files if is_image_file(p)]
+        images = [p for p in files if is_image_path(p)]
         skipped += len(files) - len(images)
         if images:
             classes[d.name] = images

@@ -19,7 +19,6 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from gan_lab.data.errors import CorruptImageError
-from gan_lab.imaging import IMAGE_SUFFIXES, is_image_path
 
 
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
@@ -53,14 +52,6 @@ def load_image(path: str | Path, channels: int) -> Tensor:
 
 # ----------------------------------------------------------------------------------------------------------
 # Image files as a lazily loaded dataset (rafd, folder): decode -> crop -> square resize, in 8 bits.
-
-IMAGE_EXTENSIONS = IMAGE_SUFFIXES  # one list for every reader (gan_lab.imaging)
-
-
-def is_image_file(path: Path) -> bool:
-    """An image by extension (case-insensitive), not a hidden file (``.DS_Store``, ``._x.jpg``)."""
-    return is_image_path(path)
-
 
 def parse_crop(value, key: str = "dataset.crop"):
     """Config ``crop`` -> None | ("box", (l, t, r, b) fractions) | ("center", side in pixels).

@@ -24,21 +24,22 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def _weighted_mean(values: Tensor, w: Tensor) -> Tensor:
+def weighted_mean(values: Tensor, w: Tensor) -> Tensor:
+    """Σ w·v / Σ w over pixels and channels (``w`` broadcast over the channels)."""
     w = w.expand_as(values)
     return (values * w).sum() / w.sum().clamp_min(1.0)
 
 
 def l1_loss(pred: Tensor, target: Tensor, w: Tensor) -> Tensor:
     """Σ w·|p − t| / Σ w over pixels and channels."""
-    return _weighted_mean((pred.float() - target.float()).abs(), w.float())
+    return weighted_mean((pred.float() - target.float()).abs(), w.float())
 
 
 def si_mse_loss(pred: Tensor, target: Tensor, w: Tensor, eps: float = 1e-6) -> Tensor:
     """Scale-invariant MSE: (α_c·p − t)² with α_c = Σ w·p·t / Σ w·p² per image and channel."""
     p, t, w = pred.float(), target.float(), w.float().expand_as(pred)
     alpha = (w * p * t).sum((2, 3), keepdim=True) / ((w * p * p).sum((2, 3), keepdim=True) + eps)
-    return _weighted_mean((alpha * p - t) ** 2, w)
+    return weighted_mean((alpha * p - t) ** 2, w)
 
 
 def gradient_loss(pred: Tensor, target: Tensor, w: Tensor, scales: int = 4) -> Tensor:
@@ -62,4 +63,4 @@ def gradient_loss(pred: Tensor, target: Tensor, w: Tensor, scales: int = 4) -> T
     return total / max(used, 1)
 
 
-__all__ = ["l1_loss", "si_mse_loss", "gradient_loss"]
+__all__ = ["weighted_mean", "l1_loss", "si_mse_loss", "gradient_loss"]

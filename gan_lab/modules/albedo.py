@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gan_lab.losses import gradient_penalty
-from gan_lab.losses.reconstruction import gradient_loss, l1_loss, si_mse_loss
+from gan_lab.losses.reconstruction import gradient_loss, l1_loss, si_mse_loss, weighted_mean
 from gan_lab.metrics.albedo import ALBEDO_METRICS, ssim_map
 from gan_lab.modules.base import ConditionalGANModule
 from gan_lab.modules.registry import register_module
@@ -124,8 +124,7 @@ class AlbedoTranslator(ConditionalGANModule):
             out["g_grad"] = gradient_loss(p01, y01, w, self.grad_scales)
             total = total + self.lambda_grad * out["g_grad"]
         if self.lambda_ssim > 0:
-            we = w.expand_as(y)
-            out["g_ssim"] = 1.0 - (ssim_map(p01, y01) * we).sum() / we.sum().clamp_min(1.0)
+            out["g_ssim"] = 1.0 - weighted_mean(ssim_map(p01, y01), w)
             total = total + self.lambda_ssim * out["g_ssim"]
         if self.D is not None:
             score, feats = self.D(x, fake, features=True)

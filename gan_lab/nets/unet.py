@@ -7,7 +7,7 @@ connection of the same resolution; channels ``width · min(2^k, 8)``; tanh outpu
 (``output="linear"``: no activation, for callers that map the raw output themselves).
 ``input_skip=True`` adds a full-resolution skip of the input itself: the last up-block makes ``width``
 feature maps at full resolution, concatenated with the input and mixed by a 3×3 and a 1×1 convolution
-before the tanh. pix2pix's first layer has stride 2, so without it nothing at full resolution reaches
+before the output. pix2pix's first layer has stride 2, so without it nothing at full resolution reaches
 the output and fine detail (small label text at 64 px) can only be re-synthesised, not copied.
 Input height and width must be multiples of ``2**depth`` (``required_multiple``).
 
@@ -30,7 +30,7 @@ OUTPUTS = ("tanh", "linear")
 
 
 class UNetGenerator(nn.Module):
-    """Image (N, in_channels, H, W) -> image (N, out_channels, H, W) in [-1, 1]."""
+    """Image (N, in_channels, H, W) -> image (N, out_channels, H, W): in [-1, 1] (tanh), or raw (linear)."""
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 64, depth: int = 8,
                  norm: str = "batch", dropout: float = 0.0, n_dropout: int = 3, input_skip: bool = False,
