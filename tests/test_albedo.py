@@ -297,6 +297,10 @@ def test_train_writes_run_directory_with_albedo_metrics(trained):
         assert f"specular/{m}" in final and f"plain/{m}" in final
     assert final["n_eval"] == 5
     assert 0 < final["ssim"] <= 1 and final["si_mse"] >= 0
+    # the loss terms of every logged step, whatever the logger (logger=none here)
+    steps = [json.loads(line) for line in (out / "train_metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in steps] == [1, 2, 3, 4, 5, 6]
+    assert all(r["train/g_l1"] > 0 and {"train/g_si_mse", "train/g_grad", "train/g_loss"} <= set(r) for r in steps)
 
 
 def test_bad_metric_name_fails_before_training(pairs, tmp_path):

@@ -168,9 +168,7 @@ class AlbedoTranslator(ConditionalGANModule):
             self._update_ema()
             logs.update(g_logs)
         self._after_iteration()
-        self.log_dict({f"train/{k}": v.detach().float() for k, v in logs.items()}, prog_bar=False)
-        if "g_l1" in logs:
-            self.log("g_l1", logs["g_l1"].detach().float(), prog_bar=True, logger=False)
+        self._log_iteration(logs, bar_key="g_l1")
 
     # -- inference / sampling API --------------------------------------------------------------------
     @torch.no_grad()

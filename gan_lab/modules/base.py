@@ -344,11 +344,13 @@ class ConditionalGANModule(pl.LightningModule):
         (g,) = torch.autograd.grad(loss, wrt, retain_graph=True, allow_unused=True)
         return 0.0 if g is None else float(g.detach().float().norm())
 
-    def _log_iteration(self, logs: Mapping[str, Tensor]) -> None:
+    def _log_iteration(self, logs: Mapping[str, Tensor], bar_key: str = "d_loss") -> None:
+        """``train/*`` to the loggers, ``last_logs`` for train_metrics.jsonl, ``bar_key`` on the progress bar."""
         if self.global_step % max(1, self.trainer.log_every_n_steps) == 0:  # one host sync per logged step
             self.last_logs = {k: float(v.detach()) for k, v in logs.items()}
         self.log_dict({f"train/{k}": v.detach().float() for k, v in logs.items()}, prog_bar=False)
-        self.log("d_loss", logs["d_loss"].detach().float(), prog_bar=True, logger=False)
+        if bar_key in logs:
+            self.log(bar_key, logs[bar_key].detach().float(), prog_bar=True, logger=False)
 
     def _check_finite(self, losses: Mapping[str, Tensor]) -> None:
         for name, value in losses.items():
