@@ -5,7 +5,7 @@ Usage (repository root): ``OMP_NUM_THREADS=2 python benchmarks/albedo_train_spee
 Times, at 64 px and batch 16, one training iteration of ``AlbedoTranslator`` built as
 ``experiment=albedo_synth`` builds it (width-32 U-Net, input skip, gain output, L1 + si-MSE + gradient
 loss) through the module's own ``translate`` and ``generator_losses`` with Adam, without Lightning: with
-no discriminator (the default), with the PatchGAN step (``loss.lambda_adv=1``), and at width 16. Median
+no discriminator (the default), with the PatchGAN step (``model.objective.lambda_adv=1``), and at width 16. Median
 of 10 iterations after 2 of warm-up; prints seconds per iteration and training images/s.
 """
 
@@ -15,17 +15,16 @@ import time
 
 import torch
 
+from gan_lab.config import group_option
 from gan_lab.modules.albedo import AlbedoTranslator
 
 
 def build(width: int, lambda_adv: float) -> AlbedoTranslator:
-    model = {"module": "albedo", "generator": {"width": width, "depth": 6, "norm": "batch", "input_skip": True,
-                                               "output": "gain"},
-             "discriminator": {"width": 16, "n_layers": 3, "norm": "batch"},
-             "optim": {"g_lr": 2e-4, "d_lr": 2e-4, "betas": [0.5, 0.999], "n_critic": 1}, "ema": {"decay": 0.0}}
-    loss = {"name": "pix2pix", "adversarial": "vanilla", "lambda_adv": lambda_adv, "lambda_l1": 100.0,
-            "lambda_si_mse": 1000.0, "lambda_grad": 100.0}
-    return AlbedoTranslator(num_classes=0, channels=3, image_size=64, model=model, loss=loss)
+    model = group_option("model", "pix2pix", generator={"width": width, "depth": 6, "input_skip": True, "output": "gain"},
+                         discriminator={"width": 16, "n_layers": 3}, ema={"decay": 0.0},
+                         objective={"lambda_adv": lambda_adv, "lambda_si_mse": 1000.0, "lambda_grad": 100.0})
+    return AlbedoTranslator(num_classes=0, channels=3, image_size=64, model=model, head={"name": "none"},
+                            adversarial=group_option("adversarial", "vanilla"))
 
 
 def time_iterations(m: AlbedoTranslator, n: int = 12, batch: int = 16) -> float:

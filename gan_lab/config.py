@@ -43,37 +43,28 @@ def validate_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the key and the allowed values for the first invalid setting."""
     from gan_lab.data import DATASETS
     from gan_lab.launch.ddp_guard import check_sync_batchnorm
-    from gan_lab.losses import ADVERSARIAL, build_head
+    from gan_lab.losses import ADVERSARIAL
     from gan_lab.modules import MODULES
+    from gan_lab.modules.specs import AdversarialSpec, EMASpec, OptimSpec, read_spec
 
     module_cls = MODULES.get(cfg.model.module)
-    if module_cls.uses_head:  # modules without a classifier head (albedo) skip the dry run
-        from gan_lab.modules.base import head_options
-
-        build_head(cfg.loss.name, 2, 2, **head_options(cfg.loss))  # dry run: the head's own range checks
-        ref = cfg.loss.get("cls_reference_scale")
-        if ref is not None and not (isinstance(ref, (int, float)) and ref > 0):
-            raise ConfigError(f"loss.cls_reference_scale={ref} is invalid; allowed: a number > 0, or null")
-    ADVERSARIAL.get(cfg.loss.adversarial)
+    module_cls.validate_config(cfg)  # the task's own checks (conditional: the head; paired: no head)
+    ADVERSARIAL.get(cfg.adversarial.name)
     DATASETS.get(cfg.dataset.name)
     for name in list(cfg.eval.metrics) + list(cfg.eval.final_metrics):
         module_cls.metric_registry.get(name)  # the task's metrics (albedo: gan_lab.metrics.albedo)
-    if cfg.loss.margin < 0:
-        raise ConfigError(f"loss.margin={cfg.loss.margin} is invalid; allowed: a number >= 0")
-    for key in ("loss.scale", "model.optim.g_lr", "model.optim.d_lr", "dataset.batch_size", "dataset.image_size"):
+    read_spec(OptimSpec, cfg.model.optim, "model.optim")
+    read_spec(EMASpec, cfg.model.ema, "model.ema")
+    read_spec(AdversarialSpec, cfg.adversarial, "adversarial")
+    for key in ("dataset.batch_size", "dataset.image_size"):
         _positive(cfg, key)
-    for key in ("loss.lambda_cls", "loss.lambda_gp", "eval.every_n_steps", "samples.every_n_steps"):
+    for key in ("eval.every_n_steps", "samples.every_n_steps"):
         _positive(cfg, key, allow_zero=True)
-    if str(cfg.trainer.get("precision")) in ("16-mixed", "16", "16-true") and float(cfg.loss.get("lambda_gp", 0)) > 0:
+    if str(cfg.trainer.get("precision")) in ("16-mixed", "16", "16-true") and cfg.adversarial.lambda_gp > 0:
         raise ConfigError(
-            f"trainer.precision={cfg.trainer.precision} with loss.lambda_gp={cfg.loss.lambda_gp} is refused: the "
-            "gradient penalty's autograd.grad would run on unscaled fp16 gradients; allowed: trainer.precision="
-            "bf16-mixed or 32-true (or loss.lambda_gp=0)")
-    if int(cfg.model.optim.n_critic) < 1:
-        raise ConfigError(f"model.optim.n_critic={cfg.model.optim.n_critic} is invalid; allowed: an integer >= 1")
-    decay = cfg.model.ema.decay
-    if not 0.0 <= decay < 1.0:
-        raise ConfigError(f"model.ema.decay={decay} is invalid; allowed: 0 <= decay < 1")
+            f"trainer.precision={cfg.trainer.precision} with adversarial.lambda_gp={cfg.adversarial.lambda_gp} is "
+            "refused: the gradient penalty's autograd.grad would run on unscaled fp16 gradients; allowed: "
+            "trainer.precision=bf16-mixed or 32-true (or adversarial.lambda_gp=0)")
     if cfg.checkpoint.mode not in ("min", "max"):
         raise ConfigError(f"checkpoint.mode={cfg.checkpoint.mode!r} is invalid; allowed: min, max")
     check_sync_batchnorm(cfg.trainer)  # torch's SyncBatchNorm is GPU-only
@@ -119,3 +110,16 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path, env=None) -> str | N
     if not Path(ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={ckpt_path}: no such checkpoint file")
     return str(ckpt_path)
+
+
+def group_option(group: str, name: str, **overrides) -> dict:
+    """One option file of a config group (``conf/<group>/<name>.yaml``) as a dict, with ``overrides`` merged in
+    (nested dicts merge key by key): how tests and benchmarks build a module from the real defaults without
+    composing a whole run config. Options with a ``defaults`` list (e.g. ``model/stargan_cpu``) are refused."""
+    from omegaconf import OmegaConf
+
+    path = CONF_DIR / group / f"{name}.yaml"
+    node = OmegaConf.load(path)
+    if "defaults" in node:
+        raise ConfigError(f"{path} has a defaults list; compose it with Hydra instead")
+    return OmegaConf.to_container(OmegaConf.merge(node, OmegaConf.create(overrides)), resolve=True)

@@ -82,7 +82,7 @@ def run(cfg) -> dict:
     result = {
         "checkpoint": str(ckpt_path), "checkpoint_step": module.checkpoint_step, "metrics_requested": metrics,
         "n_samples": n_samples, "seed": int(cfg.seed), "split": eval_cfg.get("split", "test"),
-        "dataset": dataset_cfg.get("name"), "model": train_cfg["model"]["name"], "head": train_cfg["loss"]["name"],
+        "dataset": dataset_cfg.get("name"), "model": train_cfg["model"]["name"], "head": (train_cfg.get("head") or train_cfg["loss"])["name"],  # before the head group: loss.name
         "eval_classifier": dict(eval_cfg["classifier"]), **result,
         "eval_seconds": round(time.time() - t0, 2),
     }

@@ -88,6 +88,7 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     from gan_lab.callbacks.train_record import TrainRecord
     from gan_lab.data import build_datamodule
     from gan_lab.modules import MODULES
+    from gan_lab.modules.loading import module_args
 
     validate_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
@@ -108,7 +109,7 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     module_cls = MODULES.get(cfg.model.module)
     module = module_cls(
         num_classes=dm.num_classes, channels=dm.channels, image_size=dm.image_size, class_names=dm.class_names,
-        model=_to_dict(cfg.model), loss=_to_dict(cfg.loss), seed=cfg.seed, channels_last=cfg.channels_last,
+        seed=cfg.seed, channels_last=cfg.channels_last, **module_args(cfg),
     )
 
     evaluator = module_cls.build_evaluator(dm, _to_dict(cfg.eval), cfg.paths.cache_dir, _to_dict(cfg.dataset))

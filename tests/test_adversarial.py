@@ -93,7 +93,7 @@ def test_unknown_name_names_the_key():
     with pytest.raises(ConfigError) as err:
         build_adversarial("wgan")
     msg = str(err.value)
-    assert "loss.adversarial='wgan'" in msg
+    assert "adversarial='wgan'" in msg
     assert all(n in msg for n in EXPECTED)
 
 

@@ -176,15 +176,17 @@ def test_synth_datamodule_renders_fixed_holdout(tmp_path):
 # ------------------------------------------------------------------------------------------------ module
 
 
-def _module(lambda_adv: float, generator: dict | None = None, **loss):
+def _module(lambda_adv: float, generator: dict | None = None, adversarial: str = "vanilla", **objective):
+    from gan_lab.config import group_option
     from gan_lab.modules.albedo import AlbedoTranslator
 
-    model = {"module": "albedo", "generator": {"width": 8, "depth": 4, "norm": "instance", **(generator or {})},
-             "discriminator": {"width": 8, "n_layers": 2, "norm": "instance"},
-             "optim": {"g_lr": 2e-3, "d_lr": 2e-3, "betas": [0.5, 0.999], "n_critic": 1},
-             "ema": {"decay": 0.0}}
-    loss = {"name": "pix2pix", "adversarial": "vanilla", "lambda_adv": lambda_adv, "lambda_l1": 100.0, **loss}
-    return AlbedoTranslator(num_classes=0, channels=3, image_size=16, model=model, loss=loss)
+    model = group_option("model", "pix2pix", generator={"width": 8, "depth": 4, "norm": "instance", **(generator or {})},
+                         discriminator={"width": 8, "n_layers": 2, "norm": "instance"},
+                         optim={"g_lr": 2e-3, "d_lr": 2e-3}, ema={"decay": 0.0},
+                         objective={"lambda_adv": lambda_adv, **objective})
+    adv = {"name": adversarial, "lambda_gp": 0.0}
+    return AlbedoTranslator(num_classes=0, channels=3, image_size=16, model=model, head={"name": "none"},
+                            adversarial=adv)
 
 
 @pytest.mark.parametrize("lambda_adv,extra,generator", [
@@ -276,9 +278,9 @@ def test_render_workers_give_the_same_items():
 
 
 def test_bad_loss_values_fail_naming_the_key():
-    with pytest.raises(ConfigError, match="loss.lambda_l1=-1"):
+    with pytest.raises(ConfigError, match="model.objective.lambda_l1=-1"):
         _module(1.0, lambda_l1=-1)
-    with pytest.raises(ConfigError, match="loss.adversarial='wgan'"):
+    with pytest.raises(ConfigError, match="adversarial='wgan' is not a known adversarial loss"):
         _module(1.0, adversarial="wgan")
 
 

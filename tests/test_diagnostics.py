@@ -88,7 +88,7 @@ def test_training_writes_train_metrics_and_diagnostics_even_without_a_logger(tmp
     from gan_lab.train import train
 
     run = tmp_path / "run"
-    train(compose([*TINY, "logger=none", "loss=cosface"], run, cache_dir))
+    train(compose([*TINY, "logger=none", "head=cosface"], run, cache_dir))
     lines = [json.loads(s) for s in (run / "train_metrics.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in lines if "kind" not in r]
     assert steps == [1, 2, 3, 4, 5, 6]  # trainer.log_every_n_steps=1 in TINY

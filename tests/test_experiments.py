@@ -38,19 +38,19 @@ def test_experiment_composes_and_validates(name, tmp_path):
 @pytest.mark.parametrize("name", [e for e in EXPERIMENTS if e.startswith("lgad_")])
 @pytest.mark.parametrize("head", HEADS)
 def test_lgad_experiment_with_each_head(name, head, tmp_path):
-    cfg = _compose([f"experiment={name}", f"loss={head}"], tmp_path)
+    cfg = _compose([f"experiment={name}", f"head={head}"], tmp_path)
     validate_config(cfg)
-    assert cfg.loss.name == head and cfg.optimized_metric == "gan_test"
+    assert cfg.head.name == head and cfg.optimized_metric == "gan_test"
     assert "gan_test" in cfg.eval.metrics
     assert {"fid_clf", "gan_train", "gan_test", "scores"} <= set(cfg.eval.final_metrics)
 
 
 def test_lgad_digits_sweep_expands_into_six_valid_jobs(tmp_path):
-    """`gan-lab train -m experiment=lgad_digits loss=softmax,aam seed=0,1,2`: Hydra's own sweep expansion."""
+    """`gan-lab train -m experiment=lgad_digits head=softmax,aam seed=0,1,2`: Hydra's own sweep expansion."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    parsed = OverridesParser.create().parse_overrides(["experiment=lgad_digits", "loss=softmax,aam", "seed=0,1,2"])
+    parsed = OverridesParser.create().parse_overrides(["experiment=lgad_digits", "head=softmax,aam", "seed=0,1,2"])
     jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
     assert len(jobs) == 6
     names = set()
@@ -63,27 +63,27 @@ def test_lgad_digits_sweep_expands_into_six_valid_jobs(tmp_path):
 
 
 def test_lgad_rafd_is_stargan_paper_settings(tmp_path):
-    cfg = _compose(["experiment=lgad_rafd", "loss=aam"], tmp_path)
+    cfg = _compose(["experiment=lgad_rafd", "head=aam"], tmp_path)
     g, d, o = cfg.model.generator, cfg.model.discriminator, cfg.model.optim
     assert (cfg.model.name, cfg.dataset.name) == ("stargan", "rafd")
     assert (cfg.dataset.image_size, cfg.dataset.batch_size) == (128, 16)
     assert (g.conv_dim, g.n_res, d.conv_dim, d.n_layers) == (64, 6, 64, 6)
     assert (o.g_lr, o.d_lr, list(o.betas), o.n_critic) == (1e-4, 1e-4, [0.5, 0.999], 5)
     assert cfg.trainer.max_steps == 200_000 and int(o.decay_start * cfg.trainer.max_steps) == 100_000
-    loss = cfg.loss
-    assert (loss.adversarial, loss.lambda_gp, loss.lambda_rec, loss.lambda_cls) == ("wgan-gp", 10, 10, 1)
+    assert (cfg.adversarial.name, cfg.adversarial.lambda_gp) == ("wgan-gp", 10)
+    assert (cfg.model.objective.lambda_rec, cfg.head.lambda_cls) == (10, 1)
     assert cfg.trainer.accelerator == "gpu" and cfg.eval.every_n_steps == 10_000
     assert cfg.eval.n_samples > 500 and cfg.eval.final_n_samples >= cfg.eval.n_samples
-    assert (cfg.loss.scale, cfg.loss.margin) == (16.0, 0.3)  # conf/loss/aam.yaml's values are not overridden
+    assert (cfg.head.scale, cfg.head.margin) == (16.0, 0.3)  # conf/head/aam.yaml's values are not overridden
 
 
 def test_lgad_cifar100_settings(tmp_path):
-    cfg = _compose(["experiment=lgad_cifar100", "loss=softmax"], tmp_path)
+    cfg = _compose(["experiment=lgad_cifar100", "head=softmax"], tmp_path)
     o = cfg.model.optim
     assert (cfg.model.name, cfg.model.module) == ("acgan", "generation")
     assert (cfg.dataset.name, cfg.dataset.label, cfg.dataset.image_size, cfg.dataset.batch_size) == ("cifar100", "fine", 32, 64)
     assert (o.g_lr, o.d_lr, list(o.betas), o.n_critic) == (2e-4, 2e-4, [0.0, 0.9], 5)
-    assert cfg.loss.adversarial == "wgan-gp" and cfg.loss.lambda_gp == 10
+    assert cfg.adversarial.name == "wgan-gp" and cfg.adversarial.lambda_gp == 10
     assert cfg.trainer.accelerator == "gpu" and cfg.eval.every_n_steps == 10_000
     assert cfg.eval.final_n_samples == 10_000  # 100 per class
 
@@ -91,16 +91,13 @@ def test_lgad_cifar100_settings(tmp_path):
 @pytest.mark.parametrize("name, num_classes", [("lgad_rafd", 8), ("lgad_cifar100", 100)])
 def test_gpu_protocol_nets_build_and_run_at_full_size(name, num_classes, tmp_path):
     """The full-size nets are built from the composed config and run one image (CPU, fp32)."""
-    from omegaconf import OmegaConf
-
     from gan_lab.modules import MODULES
+    from gan_lab.modules.loading import module_args
 
     cfg = _compose([f"experiment={name}"], tmp_path)
     size = cfg.dataset.image_size
-    module = MODULES.get(cfg.model.module)(
-        num_classes=num_classes, channels=3, image_size=size, model=OmegaConf.to_container(cfg.model, resolve=True),
-        loss=OmegaConf.to_container(cfg.loss, resolve=True), seed=0,
-    )
+    module = MODULES.get(cfg.model.module)(num_classes=num_classes, channels=3, image_size=size, seed=0,
+                                           **module_args(cfg))
     x = torch.rand(2, 3, size, size) * 2 - 1
     with torch.no_grad():
         adv, emb = module.D(x)

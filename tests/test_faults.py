@@ -142,7 +142,7 @@ def test_fp16_with_a_gradient_penalty_is_refused_and_gpu_defaults_to_bf16(tmp_pa
     from gan_lab.config import validate_config
     from gan_lab.registry import ConfigError
 
-    with pytest.raises(ConfigError, match="trainer.precision=16-mixed with loss.lambda_gp=10.0 is refused"):
+    with pytest.raises(ConfigError, match="trainer.precision=16-mixed with adversarial.lambda_gp=10.0 is refused"):
         validate_config(compose(["trainer.precision=16-mixed"], tmp_path, tmp_path))
-    validate_config(compose(["trainer.precision=16-mixed", "loss.lambda_gp=0"], tmp_path, tmp_path))
+    validate_config(compose(["trainer.precision=16-mixed", "adversarial.lambda_gp=0"], tmp_path, tmp_path))
     assert compose(["trainer=gpu"], tmp_path, tmp_path).trainer.precision == "bf16-mixed"

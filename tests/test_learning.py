@@ -3,8 +3,8 @@ gradient penalty falls) and the generator must translate into the target classes
 chance, 0.1 for ten classes), with the default head (soft-max).
 
 Broken objectives this catches (tried when it was written): a generator without its classification term
-(``loss.lambda_cls=0``: GAN-test 0.21) and, with the AAM head, the old dead-critic discriminator
-(``model.discriminator.init=dcgan model.discriminator.emb_norm=none loss.cls_reference_scale=null``:
+(``head.lambda_cls=0``: GAN-test 0.21) and, with the AAM head, the old dead-critic discriminator
+(``model.discriminator.init=dcgan model.discriminator.emb_norm=none head.reference_scale=null``:
 ``train/gp`` stays at 0.98, GAN-test 0.19). The normalised heads are not checked here: their short runs
 fail on some seeds (docs/results/lgad_digits.md), and a test must not depend on a lucky seed or CPU.
 """
@@ -43,7 +43,7 @@ def critic_alive(gp: list[float]) -> bool:
 
 
 def test_short_run_learns_to_translate_with_a_live_critic(tmp_path, cache_dir):
-    gan_test, gp = learn(["loss=softmax"], tmp_path, cache_dir)
+    gan_test, gp = learn(["head=softmax"], tmp_path, cache_dir)
     assert gp[0] > 0.5, "the penalty should start high: D's input gradient is ~0 at initialisation"
     assert critic_alive(gp), f"critic dead: train/gp over the last quarter {gp[len(gp) * 3 // 4:]}"
     assert gan_test > 0.6, f"GAN-test {gan_test:.3f}: the generator did not learn the target classes"

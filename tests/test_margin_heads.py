@@ -146,9 +146,9 @@ def test_cosface_formula():
     np.testing.assert_allclose(head.logits(emb).detach().numpy(), S * ref_cos(emb, head.weight), atol=2e-4)
 
 
-def test_softmax_is_linear_and_ignores_scale_margin():
+def test_softmax_is_linear_without_margin():
     torch.manual_seed(5)
-    head = build_head("softmax", 8, 3, scale=64.0, margin=0.5)
+    head = build_head("softmax", 8, 3)
     emb, y = torch.randn(10, 8), torch.randint(0, 3, (10,))
     w, b = head.fc.weight.double().detach().numpy(), head.fc.bias.double().detach().numpy()
     expect = emb.double().numpy() @ w.T + b
@@ -215,9 +215,13 @@ def test_head_trains_on_separable_data(name):
 # ---------------------------------------------------------------------------------------- config errors
 @pytest.mark.parametrize("name", ["softmax", "aam", "cosface", "sphereface"])
 def test_bad_scale_and_margin_name_the_key(name):
-    with pytest.raises(ConfigError, match=r"loss\.margin=-0\.1.*allowed: .*>= ?[01]"):
+    if name == "softmax":  # no scale, no margin: either is refused, naming the options it has (none)
+        with pytest.raises(ConfigError, match=r"head\.margin is not an option of the 'softmax' head; allowed: none"):
+            build_head(name, 8, 3, margin=0.1)
+        return
+    with pytest.raises(ConfigError, match=r"head\.margin=-0\.1.*allowed: .*>= ?[01]"):
         build_head(name, 8, 3, margin=-0.1)
-    with pytest.raises(ConfigError, match=r"loss\.scale=0.*allowed: .*> 0"):
+    with pytest.raises(ConfigError, match=r"head\.scale=0.*allowed: .*> 0"):
         build_head(name, 8, 3, scale=0, margin=1)
 
 
@@ -225,13 +229,13 @@ def test_other_config_errors():
     with pytest.raises(ConfigError) as err:
         build_head("arcface", 8, 3)
     msg = str(err.value)
-    assert "loss='arcface'" in msg and all(n in msg for n in ("aam", "cosface", "softmax", "sphereface"))
-    msg = r"loss\.margin=2\.5 is invalid for loss=sphereface; allowed: an integer >= 1"
+    assert "head='arcface'" in msg and all(n in msg for n in ("aam", "cosface", "softmax", "sphereface"))
+    msg = r"head\.margin=2\.5 is invalid for head=sphereface; allowed: an integer >= 1"
     with pytest.raises(ConfigError, match=msg):
         build_head("sphereface", 8, 3, margin=2.5)
-    with pytest.raises(ConfigError, match=r"loss\.margin=0 is invalid for loss=sphereface"):
+    with pytest.raises(ConfigError, match=r"head\.margin=0 is invalid for head=sphereface"):
         build_head("sphereface", 8, 3, margin=0)
-    with pytest.raises(ConfigError, match=r"loss\.easy_margin is not an option of the 'cosface' head"):
+    with pytest.raises(ConfigError, match=r"head\.easy_margin is not an option of the 'cosface' head; allowed: head\.scale, head\.margin$"):
         build_head("cosface", 8, 3, easy_margin=True)
     with pytest.raises(ConfigError, match=r"in_features=0"):
         build_head("aam", 0, 3)

@@ -50,7 +50,12 @@ def test_recorded_keys_are_all_declared(tmp_path, cache_dir):
 def test_every_head_has_the_interface_shared_code_calls(name):
     import torch
 
-    head = HEADS.get(name)(8, 3, scale=4.0, margin=2 if name == "sphereface" else 0.2)
+    from gan_lab.config import group_option
+    from gan_lab.modules.specs import HeadSpec
+
+    spec = HeadSpec.read(group_option("head", name))  # conf/head/<name>.yaml exists and builds the head
+    assert spec.name == name and sorted(spec.options) == sorted(HEADS.get(name).options())
+    head = HEADS.get(name)(8, 3, **spec.options)
     emb, y = torch.randn(5, 8), torch.tensor([0, 1, 2, 0, 1])
     assert head.logits(emb).shape == (5, 3) and head.margin_logits(emb, y).shape == (5, 3)
     assert head(emb, y).ndim == 0 and head.class_directions().shape == (3, 8)
@@ -60,10 +65,15 @@ def test_every_head_has_the_interface_shared_code_calls(name):
 @pytest.mark.parametrize("name", MODULES.names())
 def test_every_module_declares_what_shared_code_asks(name):
     cls = MODULES.get(name)
-    assert cls.task in ("conditional", "paired")
-    for attr in ("uses_head", "has_diagnostics", "translates_images"):
+    from gan_lab.modules.base import GANModule
+
+    assert issubclass(cls, GANModule) and cls.task in ("conditional", "paired")
+    for attr in ("has_diagnostics", "translates_images"):
         assert isinstance(getattr(cls, attr), bool), attr
-    assert cls.progress_keys and callable(cls.build_evaluator) and callable(cls.grid_inputs)
+    assert cls.bar_key in cls.progress_keys
+    for hook in ("validate_config", "build_evaluator", "grid_inputs", "make_eval_set" if cls.task == "conditional"
+                 else "sample_grid", "sample_grid"):  # overridden, not the base's NotImplementedError
+        assert getattr(cls, hook) is not getattr(GANModule, hook) or hook == "validate_config", hook
     assert cls.metric_registry in (METRICS, ALBEDO_METRICS)
 
 
@@ -71,6 +81,10 @@ def test_every_module_declares_what_shared_code_asks(name):
 def test_every_adversarial_loss_has_both_sides(name):
     import torch
 
+    from gan_lab.config import group_option
+    from gan_lab.modules.specs import AdversarialSpec, read_spec
+
+    assert read_spec(AdversarialSpec, group_option("adversarial", name), "adversarial").name == name
     adv = ADVERSARIAL.get(name)()
     real, fake = torch.randn(4, 1), torch.randn(4, 1)
     assert adv.d_loss(real, fake).ndim == 0 and adv.g_loss(fake).ndim == 0

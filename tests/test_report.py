@@ -63,7 +63,7 @@ def _record(step, kind, fid, gan_test, conf, pca, kid=None):
 def base_configs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cfg")
     out = {}
-    for name, overrides in {"aam": ["loss=aam", "loss.margin=0.5"], "softmax": ["loss=softmax"]}.items():
+    for name, overrides in {"aam": ["head=aam", "head.margin=0.5"], "softmax": ["head=softmax"]}.items():
         cfg = compose([*TINY, *overrides], tmp / "out", tmp / "cache")
         cfg.paths.output_dir = "${hydra:runtime.output_dir}"  # as Hydra saves it
         out[name] = cfg
@@ -83,7 +83,7 @@ def make_runs(root, base_configs):
             cfg.seed = seed
             (d / ".hydra").mkdir(parents=True)
             OmegaConf.save(cfg, d / ".hydra" / "config.yaml")
-            (d / ".hydra" / "overrides.yaml").write_text(f"- loss={name}\n- seed={seed}\n")
+            (d / ".hydra" / "overrides.yaml").write_text(f"- head={name}\n- seed={seed}\n")
             p10, p20 = PERIODIC_FID[name][seed]
             pca = [0.5, 0.5, 0.5]
             append_jsonl(d / "metrics.jsonl", _record(10, "periodic", p10, PERIODIC_GAN_TEST, 0.3, pca))
@@ -134,11 +134,10 @@ def test_discovery_finds_every_sweep_job(runs_root):
 def test_aggregation_mean_std_and_best(runs_root):
     cmp = compare(discover_runs([runs_root]))
     assert len(cmp.configs) == 2
-    assert set(cmp.differing) == {"loss.name", "loss.margin", "loss.scale"}
     aam, soft = cmp.configs
-    assert aam.label["loss.name"] == "aam" and soft.label["loss.name"] == "softmax"
-    assert aam.label_text == "loss.name=aam loss.margin=0.5 loss.scale=16.0"
-    assert cmp.differing == ["loss.name", "loss.margin", "loss.scale"]
+    assert aam.label["head.name"] == "aam" and soft.label["head.name"] == "softmax"
+    # head.margin, head.scale, ... exist only for aam (one value each): they follow from head.name
+    assert aam.label_text == "head.name=aam" and cmp.differing == ["head.name"]
     for c, name in ((aam, "aam"), (soft, "softmax")):
         for m in ("fid_clf", "gan_test", "confidence_score", "kid_clf"):
             expected = summary_values(name, m)
@@ -193,8 +192,8 @@ def test_group_metrics_get_their_own_table(tmp_path, base_configs):
 
 def test_ignore_merges_configurations(runs_root):
     runs = discover_runs([runs_root])
-    assert len(compare(runs, ignore=["loss"]).configs) == 1
-    assert compare(runs, ignore=["loss"]).differing == []
+    assert len(compare(runs, ignore=["head"]).configs) == 1
+    assert compare(runs, ignore=["head"]).differing == []
 
 
 def test_html_is_self_contained_with_table_curves_and_samples(runs_root, tmp_path):
@@ -314,11 +313,11 @@ def test_markdown_table_has_the_same_numbers(runs_root, tmp_path):
     header = [h.strip() for h in lines[0].strip("|").split("|")]
     assert header[:2] == ["configuration", "seeds"] and "fid_clf" in header and "gan_test" in header
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")] for line in lines[2:]}
-    aam = rows["loss.name=aam loss.margin=0.5 loss.scale=16.0"]
+    aam = rows["head.name=aam"]
     fid = summary_values("aam", "fid_clf")
     # aam has the best (lowest) fid_clf: bold, mean ± ddof-1 std, as computed independently
     assert aam[header.index("fid_clf")] == f"**{statistics.mean(fid):.3f} ± {statistics.stdev(fid):.3f}**"
-    soft = next(v for k, v in rows.items() if k.startswith("loss.name=softmax"))
+    soft = next(v for k, v in rows.items() if k.startswith("head.name=softmax"))
     gt = summary_values("softmax", "gan_test")
     assert soft[header.index("gan_test")] == f"**{statistics.mean(gt):.3f} ± {statistics.stdev(gt):.3f}**"
     assert soft[header.index("kid_clf")].endswith("(n=2)")  # the unfinished run has no final-only metric
@@ -345,7 +344,7 @@ def test_training_curves_average_the_seeds_and_curves_follow_the_selection_split
     # A final_val record (val split) at the last step: the curve takes it instead of the test-split final.
     append_jsonl(sweep / "0" / "metrics.jsonl", {**_record(30, "final_val", 99.0, 0.75, 0.3, [0.5] * 3), "split": "val"})
     cmp = compare(discover_runs([tmp_path / "outputs"]))
-    aam = next(c for c in cmp.configs if c.runs[0].config["loss.name"] == "aam")
+    aam = next(c for c in cmp.configs if c.runs[0].config["head.name"] == "aam")
     got = training_curve(aam, "train/gp")
     assert [(s, n) for s, _, n, _ in got] == [(10, 3), (20, 3)]
     assert got[0][1] == pytest.approx(statistics.mean([0.9, 0.7, 0.8]))
@@ -355,3 +354,18 @@ def test_training_curves_average_the_seeds_and_curves_follow_the_selection_split
     assert fid[30] == (pytest.approx(statistics.mean([99.0, *seeds12_final])), 3)  # seed 0: its val point
     html = render(cmp)
     assert "Critic, gradients and label geometry" in html and ">train/gp<" in html and ">train/d_adv<" in html
+
+
+def test_keys_only_some_configurations_have_follow_from_the_name():
+    from gan_lab.report.aggregate import Configuration, _differing
+
+    def cfgs(*dicts):
+        return [Configuration(index=i, config=d, runs=[]) for i, d in enumerate(dicts)]
+
+    soft = {"head.name": "softmax", "seed": 0}
+    aam3, aam5 = ({"head.name": "aam", "head.margin": m, "head.scale": 16.0} for m in (0.3, 0.5))
+    keys = ["head.margin", "head.name", "head.scale"]
+    assert _differing(cfgs(soft, aam3), keys) == ["head.name"]
+    assert _differing(cfgs(soft, aam3, aam5), keys) == ["head.margin", "head.name"]
+    # two configurations told apart only by a key one of them lacks: it is shown
+    assert _differing(cfgs({"a": 1}, {"a": 1, "b": 2}), ["a", "b"]) == ["b"]

@@ -132,7 +132,7 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path, cache_dir):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     cmd = [sys.executable, "-m", "gan_lab.cli", "train", "-m", "hydra/launcher=submitit_local", *TINY, "logger=none",
            "trainer.max_steps=3", "eval.every_n_steps=0", "samples.every_n_steps=0", "eval.final_metrics=[gan_test]",
-           "loss=softmax,aam", f"hydra.sweep.dir={sweep}",
+           "head=softmax,aam", f"hydra.sweep.dir={sweep}",
            f"paths.cache_dir={cache_dir}"]
     t0 = time.time()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
@@ -140,7 +140,7 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path, cache_dir):
     print(f"submitit_local 2-job sweep: {time.time() - t0:.1f} s")
     for job, head in ((0, "softmax"), (1, "aam")):
         assert _records(sweep / str(job)) == [(3, "final_val"), (3, "final")]
-        assert f"loss={head}" in (sweep / str(job) / ".hydra" / "overrides.yaml").read_text()
+        assert f"head={head}" in (sweep / str(job) / ".hydra" / "overrides.yaml").read_text()
     # Each job went through submitit: pickled submission, its own process, a pickled result.
     assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 2
 

@@ -79,7 +79,7 @@ def test_local_multirun_with_ddp_is_refused_before_training(tmp_path, monkeypatc
     sweep = tmp_path / "sweep"
     monkeypatch.setattr(sys, "argv", list(sys.argv))
     with pytest.raises(SystemExit) as e:
-        main(["-m", *FAST, "trainer=ddp_cpu", "loss=softmax,aam", f"hydra.sweep.dir={sweep}",
+        main(["-m", *FAST, "trainer=ddp_cpu", "head=softmax,aam", f"hydra.sweep.dir={sweep}",
               f"paths.cache_dir={cache_dir}"])
     assert e.value.code == 2
     assert "cannot run inside a local sweep (-m)" in capsys.readouterr().err
@@ -94,6 +94,7 @@ def test_sync_batchnorm_passes_through_to_the_batchnorm_nets_and_is_refused_on_c
     from conftest import TINY_ACGAN
     from gan_lab.config import validate_config
     from gan_lab.modules import MODULES
+    from gan_lab.modules.loading import module_args
 
     cfg = compose([*TINY_ACGAN, "trainer=ddp_cpu", "trainer.sync_batchnorm=true"], tmp_path, tmp_path)
     with pytest.raises(ConfigError, match="trainer.sync_batchnorm=true needs GPUs"):
@@ -101,7 +102,7 @@ def test_sync_batchnorm_passes_through_to_the_batchnorm_nets_and_is_refused_on_c
     trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=False, enable_checkpointing=False)
     module = MODULES.get(cfg.model.module)(
         num_classes=10, channels=1, image_size=16, class_names=None, seed=0, channels_last=False,
-        model=OmegaConf.to_container(cfg.model), loss=OmegaConf.to_container(cfg.loss))
+        **module_args(cfg))
     assert any(type(m) is nn.BatchNorm2d for m in module.modules())  # the acgan generator uses BatchNorm
     converted = trainer.strategy._layer_sync.apply(module)  # what Lightning does at setup with the option on
     assert any(isinstance(m, nn.SyncBatchNorm) for m in converted.modules())
@@ -114,7 +115,7 @@ def test_sync_batchnorm_passes_through_to_the_batchnorm_nets_and_is_refused_on_c
 def test_sweep_jobs_own_wandb_runs_and_rerun_skips_or_resumes(tmp_path, cache_dir):
     sweep = tmp_path / "outputs" / "multirun" / "margin_sweep"
     cmd = [sys.executable, "-m", "gan_lab.cli", "train", "-m", *TINY, "logger=wandb", "eval.final_metrics=[gan_test]",
-           "loss=softmax,aam", "loss.margin=0.3", f"hydra.sweep.dir={sweep}", f"paths.cache_dir={cache_dir}"]
+           "head=softmax,aam", "head.margin=0.3", f"hydra.sweep.dir={sweep}", f"paths.cache_dir={cache_dir}"]
     proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
@@ -152,8 +153,8 @@ def test_tune_rejects_bad_search_settings(tmp_path):
     pytest.importorskip("optuna", reason="optuna not installed (pip install -e '.[optuna]')")
     from gan_lab.sweep.tune import tune
 
-    with pytest.raises(ConfigError, match="loss.margin is searched by optuna"):
-        tune(["loss.margin=0.3", f"hydra.sweep.dir={tmp_path}"])
+    with pytest.raises(ConfigError, match="head.margin is searched by optuna"):
+        tune(["head.margin=0.3", f"hydra.sweep.dir={tmp_path}"])
     with pytest.raises(ConfigError, match="not a key of the train config"):
         tune(["+optuna.params.nope={type:float,low:0,high:1}", f"hydra.sweep.dir={tmp_path}"])
     with pytest.raises(ConfigError, match="optimized_metric is not set"):
@@ -178,18 +179,18 @@ def test_optuna_study_in_sqlite_resumes_and_reruns_interrupted_trial(tmp_path, m
     # A trial left RUNNING by an interrupted invocation: the next invocation must run it, not a new one.
     space = tune_mod.distributions(optuna, compose(["hparams_search=margin_optuna"], tmp_path, tmp_path).optuna.params,
                                    compose([], tmp_path, tmp_path))
-    study.enqueue_trial({"loss.margin": 0.3, "loss.scale": 16.0})
+    study.enqueue_trial({"head.margin": 0.3, "head.scale": 16.0})
     assert study.ask(space).number == 1
     result = tune_mod.tune(["hparams_search=margin_optuna", *args, "optuna.n_trials=2"])
 
     study = optuna.load_study(study_name="t", storage=storage)
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2  # resumed, nothing extra
-    assert study.trials[1].params == {"loss.margin": 0.3, "loss.scale": 16.0}
+    assert study.trials[1].params == {"head.margin": 0.3, "head.scale": 16.0}
     for trial in study.trials:
         run = sweep / str(trial.number)
         cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
-        assert cfg["loss"]["margin"] == pytest.approx(trial.params["loss.margin"])  # the sampled values trained
-        assert cfg["loss"]["scale"] == pytest.approx(trial.params["loss.scale"])
+        assert cfg["head"]["margin"] == pytest.approx(trial.params["head.margin"])  # the sampled values trained
+        assert cfg["head"]["scale"] == pytest.approx(trial.params["head.scale"])
         records = _records(run)
         final, selection = records[-1], records[-2]  # the objective is measured on val, never on test
         assert final["kind"] == "final" and final["split"] == "test"

@@ -26,7 +26,7 @@ def _jsonl(path: Path) -> list[dict]:
 
 @pytest.mark.parametrize("head", ["softmax", "aam", "cosface", "sphereface"])
 def test_translation_trains_with_each_head(head, tmp_path, cache_dir):
-    metrics, objs = _run([*TINY, f"loss={head}", "logger=none"], tmp_path / "run", cache_dir)
+    metrics, objs = _run([*TINY, f"head={head}", "logger=none"], tmp_path / "run", cache_dir)
     assert objs["trainer"].global_step == 6  # max_steps counts iterations, not optimiser steps
     records = _jsonl(tmp_path / "run" / "metrics.jsonl")
     assert [(r["step"], r["kind"], r["split"]) for r in records] == [(3, "periodic", "val"), (6, "final_val", "val"), (6, "final", "test")]
@@ -39,7 +39,7 @@ def test_translation_trains_with_each_head(head, tmp_path, cache_dir):
 
 @pytest.mark.parametrize("head", ["softmax", "aam"])
 def test_generation_trains_with_heads(head, tmp_path, cache_dir):
-    metrics, objs = _run([*TINY_ACGAN, f"loss={head}", "logger=none", "loss.lambda_gp=1"], tmp_path / "run", cache_dir)
+    metrics, objs = _run([*TINY_ACGAN, f"head={head}", "logger=none", "adversarial.lambda_gp=1"], tmp_path / "run", cache_dir)
     assert objs["trainer"].global_step == 6
     assert (tmp_path / "run" / "samples").is_dir() and any((tmp_path / "run" / "samples").glob("*.png"))
     assert "gan_test" in metrics and metrics["n_fake"] == 60
@@ -66,10 +66,10 @@ def test_resume_continues_step_count(tmp_path, cache_dir):
 def test_bad_config_fails_before_training(tmp_path, cache_dir):
     from gan_lab.registry import ConfigError
 
-    with pytest.raises(ConfigError, match=r"loss.margin=-0.1.*>= 0"):
-        _run([*TINY, "logger=none", "loss.margin=-0.1"], tmp_path / "a", cache_dir)
-    with pytest.raises(ConfigError, match=r"loss.adversarial='wgan'.*hinge"):
-        _run([*TINY, "logger=none", "loss.adversarial=wgan"], tmp_path / "b", cache_dir)
+    with pytest.raises(ConfigError, match=r"head.margin=-0.1.*>= 0"):
+        _run([*TINY, "logger=none", "head=aam", "head.margin=-0.1"], tmp_path / "a", cache_dir)
+    with pytest.raises(ConfigError, match=r"adversarial='wgan'.*hinge"):
+        _run([*TINY, "logger=none", "adversarial.name=wgan"], tmp_path / "b", cache_dir)
     with pytest.raises(ConfigError, match=r"dataset.image_size"):
         _run([*TINY, "logger=none", "dataset.image_size=20"], tmp_path / "c", cache_dir)
     assert not (tmp_path / "a" / "checkpoints").exists()
@@ -113,11 +113,11 @@ def test_cli_train_writes_run_directory_and_translate_uses_it(tmp_path, cache_di
 
 
 def test_cli_reports_bad_values_in_one_line(tmp_path):
-    r = _cli(["train", "loss=arcface", f"hydra.run.dir={tmp_path / 'x'}"], cwd=tmp_path, timeout=120)
+    r = _cli(["train", "head=arcface", f"hydra.run.dir={tmp_path / 'x'}"], cwd=tmp_path, timeout=120)
     assert r.returncode != 0
     assert "arcface" in r.stderr and "aam" in r.stderr  # names the bad value and the allowed ones
-    r = _cli(["train", "loss.margin=-1", f"hydra.run.dir={tmp_path / 'y'}"], cwd=tmp_path, timeout=120)
-    assert r.returncode == 2 and "loss.margin=-1" in r.stderr and "Traceback" not in r.stderr
+    r = _cli(["train", "head=aam", "head.margin=-1", f"hydra.run.dir={tmp_path / 'y'}"], cwd=tmp_path, timeout=120)
+    assert r.returncode == 2 and "head.margin=-1" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_bf16_autocast_and_channels_last_train(tmp_path, cache_dir):
@@ -143,7 +143,7 @@ def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_p
     monkeypatch.setattr(AAMHead, "forward", poisoned)
     out = tmp_path / "run"
     with pytest.raises(NonFiniteLossError, match=r"loss '\w+' became nan at step (\d+).*last.ckpt") as err:
-        _run([*TINY, "loss=aam", "logger=none", "trainer.max_steps=40", "checkpoint.every_n_steps=1",
+        _run([*TINY, "head=aam", "logger=none", "trainer.max_steps=40", "checkpoint.every_n_steps=1",
               "eval.every_n_steps=0", "samples.every_n_steps=0"], out, cache_dir)
     failed_at = int(err.value.args[0].split(" at step ")[1].split(".")[0])
     ckpt = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)

@@ -12,23 +12,29 @@ import torch
 
 from gan_lab.modules import MODULES
 
-D_CFG = {"conv_dim": 8, "n_layers": 3, "embed_dim": 16}
-MODELS = {
-    "translation": {"module": "translation", "generator": {"conv_dim": 8, "n_down": 2, "n_res": 1},
-                    "discriminator": D_CFG},
-    "generation": {"module": "generation", "z_dim": 16, "generator": {"width": 8},
-                   "discriminator": {"width": 8, "embed_dim": 16}},
+from gan_lab.config import group_option
+
+SMALL = {  # the real model options (conf/model/*.yaml) with tiny nets
+    "translation": ("stargan", {"generator": {"conv_dim": 8, "n_down": 2, "n_res": 1},
+                                "discriminator": {"conv_dim": 8, "n_layers": 3, "embed_dim": 16}}),
+    "generation": ("acgan", {"z_dim": 16, "generator": {"width": 8}, "discriminator": {"width": 8, "embed_dim": 16}}),
 }
 WEIGHTS = {"lambda_cls": 0.3, "lambda_gp": 7.0, "lambda_rec": 3.0}
 
 
-def build(task: str, head: str = "aam", **loss_kw):
-    """A small module; ``loss.cls_reference_scale`` is unset (λ_cls as configured) unless given."""
+def build(task: str, head: str = "aam", reference_scale: float | None = None, **head_kw):
+    """A small module; ``head.reference_scale`` is null (λ_cls as configured) unless given."""
     torch.manual_seed(0)
-    model = {**MODELS[task], "optim": {"g_lr": 1e-3, "d_lr": 1e-3, "n_critic": 1}, "ema": {"decay": 0.9}}
-    loss = {"name": head, "adversarial": "wgan-gp", "scale": 10.0, "margin": 0.3 if head != "sphereface" else 2,
-            **WEIGHTS, **loss_kw}
-    return MODULES.get(task)(num_classes=4, channels=1, image_size=16, model=model, loss=loss, seed=0)
+    name, nets = SMALL[task]
+    model = group_option("model", name, **nets, optim={"g_lr": 1e-3, "d_lr": 1e-3, "n_critic": 1}, ema={"decay": 0.9})
+    if task == "translation":
+        model["objective"]["lambda_rec"] = WEIGHTS["lambda_rec"]
+    head_cfg = group_option("head", head, lambda_cls=WEIGHTS["lambda_cls"], **head_kw)
+    if "reference_scale" in head_cfg:
+        head_cfg["reference_scale"] = reference_scale
+    adversarial = group_option("adversarial", "wgan-gp", lambda_gp=WEIGHTS["lambda_gp"])
+    return MODULES.get(task)(num_classes=4, channels=1, image_size=16, model=model, head=head_cfg,
+                             adversarial=adversarial, seed=0)
 
 
 def batch(n: int = 6):
@@ -93,12 +99,12 @@ def test_generator_terms_reach_only_the_generator_input_path(task):
                                                  ("cosface", 30.0, 0.3 * 3 / 30), ("sphereface", 6.0, 0.3 * 3 / 6)])
 def test_normalised_heads_weight_is_balanced_by_their_scale(head, scale, expected):
     from gan_lab.losses import build_head
-    from gan_lab.modules.base import balanced_lambda_cls
+    from gan_lab.modules.conditional import balanced_lambda_cls
 
-    h = build_head(head, 8, 4, scale=scale, margin=2 if head == "sphereface" else 0.3)
+    h = build_head(head, 8, 4) if head == "softmax" else build_head(head, 8, 4, scale=scale, margin=0.3 if head != "sphereface" else 2)
     assert balanced_lambda_cls(0.3, h, 3.0) == pytest.approx(expected)
     assert balanced_lambda_cls(0.3, h, None) == 0.3  # null: the configured weight as it is
-    m = build(task="translation", head=head, cls_reference_scale=3.0, scale=scale)
+    m = build(task="translation", head=head, reference_scale=3.0, **({} if head == "softmax" else {"scale": scale}))
     assert m.loss_weights()["d_cls"] == m.loss_weights()["g_cls"] == pytest.approx(expected)
 
 

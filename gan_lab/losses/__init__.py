@@ -1,7 +1,7 @@
 """Losses, knowing nothing of nets: discriminator classifier heads and adversarial losses.
 
-``margin``: classifier heads chosen by ``loss=softmax|aam|cosface|sphereface``.
-``adversarial``: losses chosen by ``loss.adversarial=wgan-gp|hinge|non-saturating|vanilla|lsgan``, and the
+``margin``: classifier heads chosen by ``head=softmax|aam|cosface|sphereface``.
+``adversarial``: losses chosen by ``adversarial=wgan-gp|hinge|non-saturating|vanilla|lsgan``, and the
 WGAN-GP ``gradient_penalty``. Add a new one by decorating a class in its file; the config can then name it.
 """
 

@@ -1,4 +1,4 @@
-"""Adversarial losses (config key ``loss.adversarial``) and the WGAN-GP gradient penalty.
+"""Adversarial losses (config group ``adversarial``) and the WGAN-GP gradient penalty.
 
 Each loss takes the discriminator's raw scores (any shape: one per image, or a PatchGAN map) and
 returns a scalar, averaged over every score. Computed in float32 whatever the scores' dtype, so
@@ -22,11 +22,11 @@ from torch import Tensor
 
 from gan_lab.registry import Registry
 
-ADVERSARIAL: Registry[type["AdversarialLoss"]] = Registry("adversarial loss", "loss.adversarial")
+ADVERSARIAL: Registry[type["AdversarialLoss"]] = Registry("adversarial loss", "adversarial")
 
 
 def register_adversarial(name: str) -> Callable[[type["AdversarialLoss"]], type["AdversarialLoss"]]:
-    """Class decorator: make a loss selectable as ``loss.adversarial=<name>``."""
+    """Class decorator: make a loss selectable as ``adversarial=<name>`` (with a conf/adversarial/<name>.yaml)."""
     return ADVERSARIAL.register(name)
 
 
@@ -47,7 +47,7 @@ class AdversarialLoss:
 
 @register_adversarial("wgan-gp")
 class WassersteinLoss(AdversarialLoss):
-    """Critic estimates the Wasserstein-1 distance; needs the gradient penalty (loss.lambda_gp > 0)."""
+    """Critic estimates the Wasserstein-1 distance; needs the gradient penalty (adversarial.lambda_gp > 0)."""
 
     name = "wgan-gp"
 
@@ -99,7 +99,7 @@ class LeastSquaresLoss(AdversarialLoss):
 
 
 def build_adversarial(name: str) -> AdversarialLoss:
-    """The loss registered as ``name`` (config ``loss.adversarial``); ConfigError lists the names when unknown."""
+    """The loss registered as ``name`` (config ``adversarial``); ConfigError lists the names when unknown."""
     return ADVERSARIAL.get(name)()
 
 

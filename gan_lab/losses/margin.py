@@ -1,6 +1,6 @@
 """Classifier heads for the discriminator's auxiliary classifier: soft-max and angular-margin heads.
 
-The config key is ``loss`` (``loss=softmax|aam|cosface|sphereface``). Every head has one interface:
+The config group is ``head`` (``head=softmax|aam|cosface|sphereface``; options ``head.scale``, ``head.margin``, ...). Every head has one interface:
 
 - ``logits(emb)``: (N, C) scores WITHOUT any margin, for prediction and accuracy;
 - ``margin_logits(emb, labels)``: (N, C) with the margin applied to the target class, for training;
@@ -9,8 +9,7 @@ The config key is ``loss`` (``loss=softmax|aam|cosface|sphereface``). Every head
 Heads (C classes, embedding x, class weight rows w_j, x̂ and ŵ_j their L2-normalised versions,
 cos θ_j = ŵ_j · x̂):
 
-- ``softmax``: the baseline, ``W x + b``. ``scale``/``margin`` are accepted (and validated like every
-  other head's) but ignored, so a sweep such as ``loss=softmax,aam loss.margin=0.2,0.5`` composes.
+- ``softmax``: the baseline, ``W x + b`` (no scale, no margin).
 - ``aam`` (ArcFace, additive angular margin): target ``s·cos(θ_y + m)``, others ``s·cos θ_j``.
 - ``cosface`` (additive cosine margin): target ``s·(cos θ_y − m)``, others ``s·cos θ_j``.
 - ``sphereface`` (multiplicative angular margin, here with normalised features as in later SphereFace
@@ -21,7 +20,7 @@ Defaults. ArcFace's face-recognition setting is s=64, m=0.5 for thousands of ide
 discriminator classifies 10–100 classes, where s=64 makes the soft-max almost one-hot from the first steps
 (the classification loss then gives the generator little gradient), so the class defaults are s=30 with
 m=0.5 (aam), m=0.35 (cosface, its paper's value) and m=4 (sphereface, its paper's value). The run configs
-in ``conf/loss/`` set their own values, chosen by measurement (aam: s=16, m=0.3; docs/results/lgad_digits.md),
+in ``conf/head/`` set their own values, chosen by measurement (aam: s=16, m=0.3; docs/results/lgad_digits.md),
 recorded with every run.
 
 Precision. Normalisation, the trigonometry and the logits are computed in float32 with autocast
@@ -31,6 +30,7 @@ everything in bf16's 8-bit mantissa. The soft-max baseline does the same so the 
 
 from __future__ import annotations
 
+import inspect
 import math
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 from gan_lab.registry import ConfigError, Registry
 
-HEADS: Registry[type["ClassifierHead"]] = Registry("classifier head", "loss")
+HEADS: Registry[type["ClassifierHead"]] = Registry("classifier head", "head")
 
 # Floor under 1 − cos² before the square root: keeps d sinθ / d cosθ finite at θ ≈ 0 and θ ≈ π.
 # sinθ is then at least 1e-3 (θ ≈ 1 mrad), which moves the target logit by at most s·1e-3·sin m.
@@ -49,7 +49,7 @@ _SIN_EPS = 1e-6
 
 
 def register_head(name: str) -> Callable[[type["ClassifierHead"]], type["ClassifierHead"]]:
-    """Class decorator: make a head selectable as ``loss=<name>``."""
+    """Class decorator: make a head selectable as ``head=<name>``."""
     return HEADS.register(name)
 
 
@@ -65,17 +65,12 @@ class ClassifierHead(nn.Module):
 
     name = "head"
     # True for heads that L2-normalise φ and score with s·cos θ: their loss gradient on φ grows like s/‖φ‖
-    # (the modules balance λ_cls by loss.cls_reference_scale / s; see docs/label_geometry.md).
+    # (the modules balance λ_cls by head.reference_scale / s; see docs/label_geometry.md).
     normalised = False
-    accepts_easy_margin = False  # AAM only: the ``loss.easy_margin`` option
 
     def __init__(self, in_features: int, num_classes: int, scale: float = 30.0, margin: float = 0.5, **kw):
         super().__init__()
-        if kw:
-            raise ConfigError(
-                f"loss.{sorted(kw)[0]} is not an option of the {self.name!r} head; "
-                f"allowed: loss.scale, loss.margin{self._extra_options()}"
-            )
+        self._refuse_unknown(kw)
         if int(in_features) < 1:
             raise ConfigError(
                 f"in_features={in_features} is invalid (the discriminator's embed_dim); allowed: an integer >= 1"
@@ -83,16 +78,26 @@ class ClassifierHead(nn.Module):
         if int(num_classes) < 1:
             raise ConfigError(f"num_classes={num_classes} is invalid; allowed: an integer >= 1")
         if not (math.isfinite(float(scale)) and float(scale) > 0):
-            raise ConfigError(f"loss.scale={scale} is invalid; allowed: a finite number > 0")
+            raise ConfigError(f"head.scale={scale} is invalid; allowed: a finite number > 0")
         if not (math.isfinite(float(margin)) and float(margin) >= 0):
-            raise ConfigError(f"loss.margin={margin} is invalid; allowed: a finite number >= 0")
+            raise ConfigError(f"head.margin={margin} is invalid; allowed: a finite number >= 0")
         self.in_features = int(in_features)
         self.num_classes = int(num_classes)
         self.scale = float(scale)
         self.margin = float(margin)
 
-    def _extra_options(self) -> str:
-        return ""
+    @classmethod
+    def _refuse_unknown(cls, kw: dict) -> None:
+        if kw:
+            raise ConfigError(f"head.{sorted(kw)[0]} is not an option of the {cls.name!r} head; allowed: "
+                              + (", ".join(f"head.{o}" for o in cls.options()) or "none"))
+
+    @classmethod
+    def options(cls) -> list[str]:
+        """The head's config options (``head.<option>``): its constructor's keyword arguments."""
+        params = inspect.signature(cls.__init__).parameters
+        return [n for n, p in params.items()
+                if n not in ("self", "in_features", "num_classes") and p.kind is p.POSITIONAL_OR_KEYWORD]
 
     def logits(self, emb: Tensor) -> Tensor:
         raise NotImplementedError
@@ -116,12 +121,13 @@ class ClassifierHead(nn.Module):
 
 @register_head("softmax")
 class SoftmaxHead(ClassifierHead):
-    """Baseline: linear logits ``W x + b``; no margin (``scale``/``margin`` are ignored)."""
+    """Baseline: linear logits ``W x + b``; no scale, no margin."""
 
     name = "softmax"
 
-    def __init__(self, in_features: int, num_classes: int, scale: float = 1.0, margin: float = 0.0, **kw):
-        super().__init__(in_features, num_classes, scale, margin, **kw)
+    def __init__(self, in_features: int, num_classes: int, **kw):
+        self._refuse_unknown(kw)
+        super().__init__(in_features, num_classes)
         self.fc = nn.Linear(self.in_features, self.num_classes)
 
     def logits(self, emb: Tensor) -> Tensor:
@@ -135,7 +141,7 @@ class SoftmaxHead(ClassifierHead):
         return self.fc.weight
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, num_classes={self.num_classes} (scale/margin ignored)"
+        return f"in_features={self.in_features}, num_classes={self.num_classes}"
 
 
 class _CosineHead(ClassifierHead):
@@ -184,7 +190,6 @@ class AAMHead(_CosineHead):
     """
 
     name = "aam"
-    accepts_easy_margin = True
 
     def __init__(self, in_features: int, num_classes: int, scale: float = 30.0, margin: float = 0.5,
                  easy_margin: bool = False, **kw):
@@ -193,9 +198,6 @@ class AAMHead(_CosineHead):
         self._cos_m, self._sin_m = math.cos(self.margin), math.sin(self.margin)
         self._threshold = math.cos(math.pi - self.margin)  # cos θ below this means θ + m > π
         self._fallback = self.margin * self._sin_m
-
-    def _extra_options(self) -> str:
-        return ", loss.easy_margin"
 
     def target_cosine(self, cos_y: Tensor) -> Tensor:
         sin_y = torch.sqrt((1.0 - cos_y * cos_y).clamp(min=_SIN_EPS))
@@ -246,7 +248,7 @@ class SphereFaceHead(_CosineHead):
     def __init__(self, in_features: int, num_classes: int, scale: float = 30.0, margin: float = 4, **kw):
         m = float(margin)
         if not (math.isfinite(m) and m >= 1 and abs(m - round(m)) < 1e-9):
-            raise ConfigError(f"loss.margin={margin} is invalid for loss=sphereface; allowed: an integer >= 1")
+            raise ConfigError(f"head.margin={margin} is invalid for head=sphereface; allowed: an integer >= 1")
         super().__init__(in_features, num_classes, scale, round(m), **kw)
         self.m = int(round(m))
 
@@ -259,5 +261,5 @@ class SphereFaceHead(_CosineHead):
 
 
 def build_head(name: str, in_features: int, num_classes: int, **kwargs) -> ClassifierHead:
-    """The head registered as ``name`` (config ``loss``); ConfigError lists the names when unknown."""
+    """The head registered as ``name`` (config ``head``); ConfigError lists the names when unknown."""
     return HEADS.get(name)(in_features, num_classes, **kwargs)

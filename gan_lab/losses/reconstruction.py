@@ -1,7 +1,7 @@
 """Reconstruction losses for image-to-image translation (albedo extraction), knowing nothing of nets.
 
 Every loss takes ``pred`` and ``target`` (N, C, H, W) and a per-pixel weight ``w`` (N, 1, H, W) ≥ 0
-(1 inside the label, ``loss.l1_outside_mask`` outside) and returns a scalar: a weighted mean over the
+(1 inside the label, ``model.objective.l1_outside_mask`` outside) and returns a scalar: a weighted mean over the
 weighted pixels and channels. Computed in float32.
 
 Why more than L1: a photo does not determine its albedo's absolute scale (a brighter light and a

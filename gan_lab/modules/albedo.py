@@ -1,7 +1,7 @@
 """Paired image-to-image translation, lit photo -> label albedo (pix2pix design, Isola et al. 2017).
 
 G: U-Net. D: conditional PatchGAN on concat(photo, albedo). With w = 1 inside the label mask and
-``loss.l1_outside_mask`` outside it (1 = plain pix2pix):
+``model.objective.l1_outside_mask`` outside it (1 = plain pix2pix):
   D loss: ½·adv(D(x, y), D(x, G(x))) [+ λ_gp·GP]          (pix2pix halves D's objective)
   G loss: λ_adv·adv(D(x, G(x))) + λ_l1·L1_w(G(x), y) + λ_si_mse·siMSE_w + λ_grad·Grad_w
           + λ_ssim·(1 − SSIM_w(G(x), y)) + λ_fm·Σ_layers mean|D_l(x, G(x)) − D_l(x, y)|
@@ -10,10 +10,10 @@ G: U-Net. D: conditional PatchGAN on concat(photo, albedo). With w = 1 inside th
 albedo = sRGB(clamp(linear(photo)·exp(g_max·tanh(g/g_max)), 0, 1)), g_max = ``GAIN_RANGE``; the photo's own
 detail passes through and the net only has to predict how much light each pixel received).
 L1 is on [-1, 1] images (pix2pix); scale-invariant MSE and the multi-scale gradient loss
-(``gan_lab.losses.reconstruction``, ``loss.grad_scales`` scales) and SSIM on [0, 1] images.
-``loss.lambda_adv=0`` and ``loss.lambda_fm=0``: no discriminator at all, the "L1 only" baseline
-(one optimiser; every step is a generator step). ``loss.adversarial``: vanilla (= non-saturating
-BCE, pix2pix), lsgan, hinge, or wgan-gp with ``loss.lambda_gp``. EMA of G: ``model.ema.decay``
+(``gan_lab.losses.reconstruction``, ``model.objective.grad_scales`` scales) and SSIM on [0, 1] images.
+``model.objective.lambda_adv=0`` and ``lambda_fm=0``: no discriminator at all, the "L1 only" baseline
+(one optimiser; every step is a generator step). ``adversarial``: vanilla (= non-saturating
+BCE, pix2pix), lsgan, hinge, or wgan-gp with ``adversarial.lambda_gp``. EMA of G: ``model.ema.decay``
 (0 = no averaging). Evaluation: ``gan_lab.albedo_eval.AlbedoEvaluator`` (albedo metrics in the mask).
 """
 
@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from gan_lab.losses import gradient_penalty
 from gan_lab.losses.reconstruction import gradient_loss, l1_loss, si_mse_loss, weighted_mean
 from gan_lab.metrics.albedo import ALBEDO_METRICS, ssim_map
-from gan_lab.modules.base import ConditionalGANModule
+from gan_lab.modules.base import GANModule
 from gan_lab.modules.registry import register_module
+from gan_lab.modules.specs import AlbedoObjective, read_spec
 from gan_lab.nets import PatchDiscriminator, UNetGenerator
 from gan_lab.registry import ConfigError
 
@@ -46,35 +48,30 @@ def apply_gain(photo: Tensor, raw: Tensor, g_max: float = GAIN_RANGE) -> Tensor:
 
 
 @register_module("albedo")
-class AlbedoTranslator(ConditionalGANModule):
+class AlbedoTranslator(GANModule):
     """U-Net generator (+ conditional PatchGAN) trained on (photo, albedo, mask) batches."""
 
     task = "paired"
-    uses_head = False  # no classifier head: config validation skips the head checks
     has_diagnostics = False  # label-geometry diagnostics need a classifier head
     progress_keys = ("d_loss", "g_l1", "val/lmse")
+    bar_key = "g_l1"
     metric_registry = ALBEDO_METRICS  # eval.metrics name albedo metrics
+
+    @classmethod
+    def validate_config(cls, cfg: DictConfig) -> None:
+        if cfg.head.name != "none":
+            raise ConfigError(f"head={cfg.head.name}: model={cfg.model.name} has no classifier head; use head=none "
+                              "(experiment=albedo_synth sets it)")
+        read_spec(AlbedoObjective, cfg.model.objective, "model.objective")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        g, d, lc = self.model_cfg["generator"], self.model_cfg["discriminator"], self.loss_cfg
-        self.lambda_l1 = float(lc.get("lambda_l1", 100.0))
-        self.lambda_adv = float(lc.get("lambda_adv", 1.0))
-        self.lambda_ssim = float(lc.get("lambda_ssim", 0.0))
-        self.lambda_fm = float(lc.get("lambda_fm", 0.0))
-        self.lambda_si_mse = float(lc.get("lambda_si_mse", 0.0))
-        self.lambda_grad = float(lc.get("lambda_grad", 0.0))
-        self.grad_scales = int(lc.get("grad_scales", 4))
-        self.outside = float(lc.get("l1_outside_mask", 1.0))
-        if self.grad_scales < 1:
-            raise ConfigError(f"loss.grad_scales={self.grad_scales} is invalid; allowed: an integer >= 1")
-        for key in ("lambda_l1", "lambda_adv", "lambda_ssim", "lambda_fm", "lambda_gp", "lambda_si_mse", "lambda_grad"):
-            if float(lc.get(key, 0.0)) < 0:
-                raise ConfigError(f"loss.{key}={lc[key]} is invalid; allowed: a number >= 0")
-        if not 0.0 <= self.outside <= 1.0:
-            raise ConfigError(f"loss.l1_outside_mask={self.outside} is invalid; allowed: 0 <= value <= 1")
-        g = dict(g)
-        self.output = g.pop("output", "image")
+        g, d = dict(self.model_cfg["generator"]), self.model_cfg["discriminator"]
+        self.objective = o = read_spec(AlbedoObjective, self.model_cfg["objective"], "model.objective")
+        self.lambda_l1, self.lambda_adv, self.lambda_ssim = float(o.lambda_l1), float(o.lambda_adv), float(o.lambda_ssim)
+        self.lambda_fm, self.lambda_si_mse, self.lambda_grad = float(o.lambda_fm), float(o.lambda_si_mse), float(o.lambda_grad)
+        self.grad_scales, self.outside = int(o.grad_scales), float(o.l1_outside_mask)
+        self.output = g.pop("output")
         if self.output not in OUTPUTS:
             raise ConfigError(f"model.generator.output={self.output!r} is invalid; allowed: {', '.join(OUTPUTS)}")
         self.G = UNetGenerator(self.channels, self.channels, output="tanh" if self.output == "image" else "linear", **g)
@@ -87,26 +84,7 @@ class AlbedoTranslator(ConditionalGANModule):
         if self.D is not None and self.D.score_size(self.image_size) < 1:
             raise ConfigError(f"dataset.image_size={self.image_size} is too small for model.discriminator.n_layers="
                               f"{self.D.n_layers}: the score map would be empty; lower n_layers")
-        self.head = nn.Identity()  # the base class expects a head; this model has none
         self._finish_build()
-
-    # -- optimisation ----------------------------------------------------------------------------
-    def configure_optimizers(self):
-        from gan_lab.modules.base import linear_decay
-
-        o = self.model_cfg["optim"]
-        betas = tuple(o.get("betas", (0.5, 0.999)))
-        f = linear_decay(self.trainer.max_steps if self._trainer is not None else -1, float(o.get("decay_start", 1.0)))
-        opt_g = torch.optim.Adam(self.G.parameters(), lr=o["g_lr"], betas=betas)
-        if self.D is None:
-            return [opt_g], [torch.optim.lr_scheduler.LambdaLR(opt_g, f)]
-        opt_d = torch.optim.Adam(self.D.parameters(), lr=o["d_lr"], betas=betas)
-        return [opt_d, opt_g], [torch.optim.lr_scheduler.LambdaLR(opt_d, f), torch.optim.lr_scheduler.LambdaLR(opt_g, f)]
-
-    def _after_iteration(self) -> None:
-        schedulers = self.lr_schedulers()
-        for sch in schedulers if isinstance(schedulers, (list, tuple)) else [schedulers]:
-            sch.step()
 
     def _weights(self, mask: Tensor) -> Tensor:
         return mask + (1.0 - mask) * self.outside
@@ -141,8 +119,7 @@ class AlbedoTranslator(ConditionalGANModule):
 
     def training_step(self, batch, batch_idx):
         x, y, mask = self._as_input(batch["input"]), self._as_input(batch["albedo"]), batch["mask"]
-        opts = self.optimizers()
-        opts = opts if isinstance(opts, (list, tuple)) else [opts]
+        opts = self.optimizer_list()
         logs: dict[str, Tensor] = {}
         if self.D is not None:
             opt_d, opt_g = opts
@@ -168,7 +145,7 @@ class AlbedoTranslator(ConditionalGANModule):
             self._update_ema()
             logs.update(g_logs)
         self._after_iteration()
-        self._log_iteration(logs, bar_key="g_l1")
+        self._log_iteration(logs)
 
     # -- inference / sampling API --------------------------------------------------------------------
     @torch.no_grad()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gan_lab.modules.base import ConditionalGANModule
+from gan_lab.modules.conditional import ConditionalGANModule
 from gan_lab.modules.registry import register_module
 from gan_lab.nets import ConditionalDiscriminator, ConditionalGenerator
 
@@ -22,10 +22,10 @@ class ConditionalGAN(ConditionalGANModule):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         g, d = self.model_cfg["generator"], self.model_cfg["discriminator"]
-        self.z_dim = int(self.model_cfg.get("z_dim", 128))
+        self.z_dim = int(self.model_cfg["z_dim"])
         self.G = ConditionalGenerator(self.z_dim, self.num_classes, self.image_size, self.channels, **g)
         self.D = ConditionalDiscriminator(self.image_size, self.channels, **d)
-        self.head = self._build_head(int(d.get("embed_dim", 128)))
+        self.head = self._build_head(int(d["embed_dim"]))
         self._finish_build()
 
     def sample_targets(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:

@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_lab.modules.base import ConditionalGANModule
+from gan_lab.modules.conditional import ConditionalGANModule
 from gan_lab.modules.registry import register_module
+from gan_lab.modules.specs import TranslationObjective, read_spec
 from gan_lab.nets import StarGANDiscriminator, StarGANGenerator
 from gan_lab.registry import ConfigError
 
@@ -24,18 +25,24 @@ class TranslationGAN(ConditionalGANModule):
 
     translates_images = True
 
+    @classmethod
+    def validate_config(cls, cfg) -> None:
+        super().validate_config(cfg)
+        read_spec(TranslationObjective, cfg.model.objective, "model.objective")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         g, d = self.model_cfg["generator"], self.model_cfg["discriminator"]
-        self.lambda_rec = float(self.loss_cfg.get("lambda_rec", 10.0))
-        n_down = int(g.get("n_down", 2))
+        self.objective = read_spec(TranslationObjective, self.model_cfg["objective"], "model.objective")
+        self.lambda_rec = float(self.objective.lambda_rec)
+        n_down = int(g["n_down"])
         if self.image_size % 2 ** n_down:
             raise ConfigError(
                 f"dataset.image_size={self.image_size} does not fit model.generator.n_down={n_down}: the image size "
                 f"must be a multiple of 2**n_down={2 ** n_down}")
         self.G = StarGANGenerator(self.channels, self.num_classes, **g)
         self.D = StarGANDiscriminator(self.image_size, self.channels, **d)
-        self.head = self._build_head(int(d.get("embed_dim", 128)))
+        self.head = self._build_head(int(d["embed_dim"]))
         self._finish_build()
 
     def random_targets(self, labels: Tensor) -> Tensor:

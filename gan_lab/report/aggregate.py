@@ -40,7 +40,7 @@ BOOKKEEPING_SUFFIXES = ("_std", "_classes", "_pairs")
 # live (dataset.root resolves from paths.data_dir, which differs between machines), logging and resuming.
 IGNORED_KEYS = ("seed", "run_name", "ckpt_path", "paths", "dataset.root", "logger", "hydra", "optimized_metric",
                 "trainer.enable_progress_bar", "trainer.log_every_n_steps")
-LABEL_FALLBACK_KEYS = ("model.name", "loss.name", "dataset.name")
+LABEL_FALLBACK_KEYS = ("model.name", "head.name", "dataset.name")
 
 
 def is_bookkeeping(key: str) -> bool:
@@ -121,6 +121,18 @@ def _key(v) -> str:
 MISSING = "<missing>"
 
 
+def _differing(configs: Sequence[Configuration], keys: Sequence[str]) -> list[str]:
+    """Keys with two or more values among the configurations that have them. A key only some have, with one
+    value (head.margin when soft-max, which has none, is compared with aam) follows from another difference
+    (head.name) and is left out, unless the configurations cannot be told apart without it."""
+    values = {k: {_key(c.config[k]) for c in configs if k in c.config} for k in keys}
+    differing = [k for k in keys if len(values[k]) > 1]
+    labels = {_key([c.config.get(k, MISSING) for k in differing]) for c in configs}
+    if len(labels) < len(configs):  # some differ only in which keys they have
+        differing = [k for k in keys if len({_key(c.config.get(k, MISSING)) for c in configs}) > 1]
+    return differing
+
+
 def group(runs: Sequence[Run], ignore: Sequence[str] = ()) -> tuple[list[Configuration], list[str]]:
     """Configurations (in order of first appearance) and the config keys whose values differ between them."""
     ignore = tuple(IGNORED_KEYS) + tuple(ignore)
@@ -135,8 +147,8 @@ def group(runs: Sequence[Run], ignore: Sequence[str] = ()) -> tuple[list[Configu
     for c in configs:
         c.runs.sort(key=lambda r: (_key(r.seed), str(r.path)))
     keys = sorted({k for c in configs for k in c.config})
-    differing = [k for k in keys if len({_key(c.config.get(k, MISSING)) for c in configs}) > 1]
-    # group by parent key with its ".name" first: loss.name=aam loss.margin=0.5 loss.scale=30
+    differing = _differing(configs, keys)
+    # group by parent key with its ".name" first: head.name=aam head.margin=0.5 head.scale=30
     differing.sort(key=lambda k: (k.rpartition(".")[0], k.rpartition(".")[2] != "name", k))
     label_keys = differing or [k for k in LABEL_FALLBACK_KEYS if k in keys]
     for c in configs:
