@@ -134,3 +134,40 @@ def test_diagnostics_reach_a_real_offline_wandb_run(tmp_path, monkeypatch):
     raw = open(wandb_file, "rb").read()
     for key in (b"geometry/weight_cos", b"geometry/cos_target_real_hist", b"grad/d_cls", b"critic/wasserstein"):
         assert key in raw, key
+
+
+def test_sample_grids_reach_a_real_offline_wandb_run(tmp_path, monkeypatch):
+    """The sample grid is written as samples/step_XXXXXX.png and logged as the W&B image ``samples``."""
+    import glob
+    import time
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    pytest.importorskip("wandb")
+    from pytorch_lightning.loggers import WandbLogger
+
+    from gan_lab.callbacks.samples import SampleGrids
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    logger = WandbLogger(project="gan_lab_test", save_dir=str(tmp_path), mode="offline")
+    m = build("translation", "softmax")
+    x, y = batch(8)
+    dm = SimpleNamespace(dataset=lambda split: list(zip(x, y)))
+    trainer = SimpleNamespace(global_step=5, loggers=[logger], datamodule=dm, is_global_zero=True)
+    cb = SampleGrids(tmp_path / "samples", every_n_steps=5, n_inputs=4, max_classes=4, seed=0)
+    try:
+        cb._write(trainer, m)
+    finally:
+        logger.experiment.finish()
+    png = tmp_path / "samples" / "step_000005.png"
+    assert cb.last_path == png and Image.open(png).size[0] > 0
+    deadline = time.time() + 60
+    media = []
+    while not media and time.time() < deadline:  # the W&B service may still be writing after finish()
+        media = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "files" / "media" / "images" / "samples_*.png"))
+        time.sleep(0.2)
+    assert media, "no samples image in the W&B run"
+    # the logged image is the grid on disk (5 rows: the inputs and 4 target classes; 4 columns)
+    assert Image.open(media[0]).size == Image.open(png).size

@@ -115,7 +115,7 @@ def test_sync_batchnorm_passes_through_to_the_batchnorm_nets_and_is_refused_on_c
 def test_sweep_jobs_own_wandb_runs_and_rerun_skips_or_resumes(tmp_path, cache_dir):
     sweep = tmp_path / "outputs" / "multirun" / "margin_sweep"
     cmd = [sys.executable, "-m", "gan_lab.cli", "train", "-m", *TINY, "logger=wandb", "eval.final_metrics=[gan_test]",
-           "head=softmax,aam", "head.margin=0.3", f"hydra.sweep.dir={sweep}", f"paths.cache_dir={cache_dir}"]
+           "head=softmax,aam", f"hydra.sweep.dir={sweep}", f"paths.cache_dir={cache_dir}"]
     proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
@@ -126,7 +126,7 @@ def test_sweep_jobs_own_wandb_runs_and_rerun_skips_or_resumes(tmp_path, cache_di
         records = _wandb_records(run)
         (meta,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]  # exactly one W&B run
         assert meta.run_group == "margin_sweep" and meta.job_type == head
-        assert {f"head:{head}", "dataset:digits", "margin:0.3"} <= set(meta.tags)
+        assert {f"head:{head}", "dataset:digits", "adversarial:wgan-gp"} <= set(meta.tags)
         assert any(r.WhichOneof("record_type") == "exit" for r in records), "W&B run not finished"
         ids[job] = meta.run_id
     assert ids[0] != ids[1]  # the second job did not log into the first job's run
@@ -178,7 +178,7 @@ def test_optuna_study_in_sqlite_resumes_and_reruns_interrupted_trial(tmp_path, m
 
     # A trial left RUNNING by an interrupted invocation: the next invocation must run it, not a new one.
     space = tune_mod.distributions(optuna, compose(["hparams_search=margin_optuna"], tmp_path, tmp_path).optuna.params,
-                                   compose([], tmp_path, tmp_path))
+                                   compose(["head=aam"], tmp_path, tmp_path))
     study.enqueue_trial({"head.margin": 0.3, "head.scale": 16.0})
     assert study.ask(space).number == 1
     result = tune_mod.tune(["hparams_search=margin_optuna", *args, "optuna.n_trials=2"])

@@ -33,14 +33,13 @@ class NonFiniteLossError(FloatingPointError):
     """A loss became NaN/inf; training stops and the last checkpoint is kept."""
 
 
-def step_uncounted(optimizer: Any) -> None:
-    """Step a LightningOptimizer without advancing ``trainer.global_step`` (see module docstring)."""
-    before, after = optimizer._on_before_step, optimizer._on_after_step
-    optimizer._on_before_step = optimizer._on_after_step = lambda: None
-    try:
-        optimizer.step()
-    finally:
-        optimizer._on_before_step, optimizer._on_after_step = before, after
+def step_uncounted(module: pl.LightningModule, optimizer: Any) -> None:
+    """Step a LightningOptimizer's optimizer without advancing ``trainer.global_step`` (see module docstring).
+
+    ``LightningOptimizer.step`` is the one call that counts; underneath it calls the public
+    ``Strategy.optimizer_step``, which runs the precision plugin (AMP scaling, clipping, the
+    ``on_before_optimizer_step`` hook) and the optimiser. Calling that directly steps exactly the same way."""
+    module.trainer.strategy.optimizer_step(optimizer.optimizer, closure=lambda: None, model=module)
 
 
 def linear_decay(max_steps: int, decay_start: float):
@@ -197,7 +196,7 @@ class GANModule(pl.LightningModule):
         if counted:
             opt.step()
         else:
-            step_uncounted(opt)
+            step_uncounted(self, opt)
         self.untoggle_optimizer(opt)
 
     def _log_iteration(self, logs: Mapping[str, Tensor], bar_key: str | None = None) -> None:
