@@ -56,10 +56,18 @@ def test_every_head_has_the_interface_shared_code_calls(name):
     spec = HeadSpec.read(group_option("head", name))  # conf/head/<name>.yaml exists and builds the head
     assert spec.name == name and sorted(spec.options) == sorted(HEADS.get(name).options())
     head = HEADS.get(name)(8, 3, **spec.options)
-    emb, y = torch.randn(5, 8), torch.tensor([0, 1, 2, 0, 1])
-    assert head.logits(emb).shape == (5, 3) and head.margin_logits(emb, y).shape == (5, 3)
-    assert head(emb, y).ndim == 0 and head.class_directions().shape == (3, 8)
-    assert isinstance(head.normalised, bool)
+    emb, y = torch.randn(5, 8, requires_grad=True), torch.tensor([0, 1, 2, 0, 1])
+    assert head.logits(emb).shape == (5, 3) and head.class_directions().shape == (3, 8)
+    assert isinstance(head.normalised, bool) and isinstance(head.classifies, bool) and isinstance(head.projects, bool)
+    assert head.classifies or head.projects, "a head must condition somehow"
+    assert (spec.lambda_cls is not None) == head.classifies  # the weight exactly where there is a term to weigh
+    if head.classifies:
+        d, g = head.d_loss(emb, y, emb.flip(0), y), head.g_loss(emb, y)
+        assert d.ndim == 0 and g.ndim == 0 and torch.isfinite(d) and torch.isfinite(g)
+        (g_emb,) = torch.autograd.grad(g, emb)
+        assert g_emb.abs().sum() > 0  # the generator-side term reaches the embedding
+    if head.projects:
+        assert head.adversarial_term(emb, y).shape == (5,)
 
 
 @pytest.mark.parametrize("name", MODULES.names())

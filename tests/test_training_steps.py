@@ -13,6 +13,7 @@ import torch
 from gan_lab.modules import MODULES
 
 from gan_lab.config import group_option
+from gan_lab.losses import HEADS
 
 SMALL = {  # the real model options (conf/model/*.yaml) with tiny nets
     "translation": ("stargan", {"generator": {"conv_dim": 8, "n_down": 2, "n_res": 1},
@@ -29,7 +30,9 @@ def build(task: str, head: str = "aam", reference_scale: float | None = None, **
     model = group_option("model", name, **nets, optim={"g_lr": 1e-3, "d_lr": 1e-3, "n_critic": 1}, ema={"decay": 0.9})
     if task == "translation":
         model["objective"]["lambda_rec"] = WEIGHTS["lambda_rec"]
-    head_cfg = group_option("head", head, lambda_cls=WEIGHTS["lambda_cls"], **head_kw)
+    head_cfg = group_option("head", head, **head_kw)
+    if "lambda_cls" in head_cfg:
+        head_cfg["lambda_cls"] = WEIGHTS["lambda_cls"]
     if "reference_scale" in head_cfg:
         head_cfg["reference_scale"] = reference_scale
     adversarial = group_option("adversarial", "wgan-gp", lambda_gp=WEIGHTS["lambda_gp"])
@@ -58,26 +61,29 @@ def reaches(loss, m) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("task", ["translation", "generation"])
-@pytest.mark.parametrize("head", ["softmax", "aam", "cosface", "sphereface"])
+@pytest.mark.parametrize("head", HEADS.names())
 def test_discriminator_terms_reach_what_they_should(task, head):
     m = build(task, head)
     x, y = batch()
     g_input, y_trg = m.sample_targets(x, y)
     with torch.no_grad():
         fake = m.generate(g_input, y_trg)
-    terms, _ = m.discriminator_terms(x, y, fake)
-    assert set(terms) == {"d_adv", "d_cls", "gp"}
-    adv, cls, gp = (reaches(terms[k], m) for k in ("d_adv", "d_cls", "gp"))
+    terms, _ = m.discriminator_terms(x, y, fake, y_trg)
+    assert set(terms) == {"d_adv", "gp"} | ({"d_cls"} if m.head.classifies else set())
+    adv, gp = reaches(terms["d_adv"], m), reaches(terms["gp"], m)
     emb_layer = "out_emb.weight" if task == "translation" else "emb.weight"
     src_layer = "out_src.weight" if task == "translation" else "adv.weight"
-    # The critic's terms train the trunk and the real/fake output, never the head or the embedding layer.
-    for r in (adv, gp):
-        assert not r["G"] and not r["head"] and src_layer in r["D"] and emb_layer not in r["D"]
-    # The head's term trains the head, the embedding layer and the shared trunk, not the critic output.
-    assert not cls["G"] and cls["head"] == set(groups(m)["head"]) and emb_layer in cls["D"]
-    assert src_layer not in cls["D"]
     shared = next(n for n, p in groups(m)["D"].items() if p is m.D.shared_layer())
-    assert shared in adv["D"] & cls["D"] & gp["D"]  # the layer the grad/* diagnostics measure on
+    for r in (adv, gp):
+        assert not r["G"] and src_layer in r["D"] and shared in r["D"]
+        if m.head.projects:  # the class embedding's term is part of the critic: it trains the head and φ
+            assert r["head"] == set(groups(m)["head"]) and emb_layer in r["D"]
+        else:  # the critic's terms never train the head or the embedding layer
+            assert not r["head"] and emb_layer not in r["D"]
+    if m.head.classifies:  # the head's term trains the head, the embedding layer and the trunk, not the critic output
+        cls = reaches(terms["d_cls"], m)
+        assert not cls["G"] and cls["head"] == set(groups(m)["head"]) and emb_layer in cls["D"]
+        assert src_layer not in cls["D"] and shared in cls["D"]  # the layer the grad/* diagnostics measure on
 
 
 @pytest.mark.parametrize("task", ["translation", "generation"])

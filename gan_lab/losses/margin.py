@@ -30,83 +30,33 @@ everything in bf16's 8-bit mantissa. The soft-max baseline does the same so the 
 
 from __future__ import annotations
 
-import inspect
 import math
-from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_lab.registry import ConfigError, Registry
-
-HEADS: Registry[type["ClassifierHead"]] = Registry("classifier head", "head")
+from gan_lab.losses.heads import ConditioningHead, float32, positive, register_head
+from gan_lab.registry import ConfigError
 
 # Floor under 1 − cos² before the square root: keeps d sinθ / d cosθ finite at θ ≈ 0 and θ ≈ π.
 # sinθ is then at least 1e-3 (θ ≈ 1 mrad), which moves the target logit by at most s·1e-3·sin m.
 _SIN_EPS = 1e-6
 
 
-def register_head(name: str) -> Callable[[type["ClassifierHead"]], type["ClassifierHead"]]:
-    """Class decorator: make a head selectable as ``head=<name>``."""
-    return HEADS.register(name)
-
-
-@contextmanager
-def _float32(device: torch.device) -> Iterator[None]:
-    """Run the enclosed ops in the dtype we cast to, not the one autocast would pick."""
-    with torch.autocast(device_type=device.type, enabled=False):
-        yield
-
-
-class ClassifierHead(nn.Module):
-    """Base class: validates the shared arguments; subclasses implement ``logits`` and ``margin_logits``."""
-
-    name = "head"
-    # True for heads that L2-normalise φ and score with s·cos θ: their loss gradient on φ grows like s/‖φ‖
-    # (the modules balance λ_cls by head.reference_scale / s; see docs/label_geometry.md).
-    normalised = False
+class ClassifierHead(ConditioningHead):
+    """An auxiliary classifier with a scale s and a margin m: subclasses implement ``logits`` and
+    ``margin_logits``; the loss is ``cross_entropy(margin_logits, labels)``."""
 
     def __init__(self, in_features: int, num_classes: int, scale: float = 30.0, margin: float = 0.5, **kw):
-        super().__init__()
-        self._refuse_unknown(kw)
-        if int(in_features) < 1:
-            raise ConfigError(
-                f"in_features={in_features} is invalid (the discriminator's embed_dim); allowed: an integer >= 1"
-            )
-        if int(num_classes) < 1:
-            raise ConfigError(f"num_classes={num_classes} is invalid; allowed: an integer >= 1")
-        if not (math.isfinite(float(scale)) and float(scale) > 0):
-            raise ConfigError(f"head.scale={scale} is invalid; allowed: a finite number > 0")
-        if not (math.isfinite(float(margin)) and float(margin) >= 0):
-            raise ConfigError(f"head.margin={margin} is invalid; allowed: a finite number >= 0")
-        self.in_features = int(in_features)
-        self.num_classes = int(num_classes)
-        self.scale = float(scale)
-        self.margin = float(margin)
-
-    @classmethod
-    def _refuse_unknown(cls, kw: dict) -> None:
-        if kw:
-            raise ConfigError(f"head.{sorted(kw)[0]} is not an option of the {cls.name!r} head; allowed: "
-                              + (", ".join(f"head.{o}" for o in cls.options()) or "none"))
-
-    @classmethod
-    def options(cls) -> list[str]:
-        """The head's config options (``head.<option>``): its constructor's keyword arguments."""
-        params = inspect.signature(cls.__init__).parameters
-        return [n for n, p in params.items()
-                if n not in ("self", "in_features", "num_classes") and p.kind is p.POSITIONAL_OR_KEYWORD]
+        super().__init__(in_features, num_classes, **kw)
+        self.scale = positive("scale", scale)
+        self.margin = positive("margin", margin, allow_zero=True)
 
     def logits(self, emb: Tensor) -> Tensor:
         raise NotImplementedError
 
     def margin_logits(self, emb: Tensor, labels: Tensor) -> Tensor:
-        raise NotImplementedError
-
-    def class_directions(self) -> Tensor:
-        """(C, D) class weight vectors, un-normalised (label-geometry diagnostics normalise them)."""
         raise NotImplementedError
 
     def forward(self, emb: Tensor, labels: Tensor) -> Tensor:
@@ -127,11 +77,11 @@ class SoftmaxHead(ClassifierHead):
 
     def __init__(self, in_features: int, num_classes: int, **kw):
         self._refuse_unknown(kw)
-        super().__init__(in_features, num_classes)
+        super().__init__(in_features, num_classes, 1.0, 0.0)
         self.fc = nn.Linear(self.in_features, self.num_classes)
 
     def logits(self, emb: Tensor) -> Tensor:
-        with _float32(emb.device):
+        with float32(emb.device):
             return F.linear(emb.float(), self.fc.weight.float(), self.fc.bias.float())
 
     def margin_logits(self, emb: Tensor, labels: Tensor) -> Tensor:
@@ -156,7 +106,7 @@ class _CosineHead(ClassifierHead):
 
     def cosine(self, emb: Tensor) -> Tensor:
         """cos θ_j between each embedding and each class weight, (N, C), float32, clamped to [-1, 1]."""
-        with _float32(emb.device):
+        with float32(emb.device):
             x = F.normalize(emb.float(), dim=1)
             w = F.normalize(self.weight.float(), dim=1)
             return (x @ w.t()).clamp(-1.0, 1.0)
@@ -174,7 +124,7 @@ class _CosineHead(ClassifierHead):
     def margin_logits(self, emb: Tensor, labels: Tensor) -> Tensor:
         cos = self.cosine(emb)
         labels = labels.long().view(-1, 1)
-        with _float32(emb.device):
+        with float32(emb.device):
             target = self.target_cosine(cos.gather(1, labels))
             return self.scale * cos.scatter(1, labels, target)
 
@@ -258,8 +208,3 @@ class SphereFaceHead(_CosineHead):
             k = torch.floor(self.m * theta / math.pi).clamp(0, self.m - 1).to(cos_y.dtype)
         sign = 1.0 - 2.0 * torch.remainder(k, 2.0)  # (−1)^k
         return sign * chebyshev_cos(cos_y, self.m) - 2.0 * k
-
-
-def build_head(name: str, in_features: int, num_classes: int, **kwargs) -> ClassifierHead:
-    """The head registered as ``name`` (config ``head``); ConfigError lists the names when unknown."""
-    return HEADS.get(name)(in_features, num_classes, **kwargs)

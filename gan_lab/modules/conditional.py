@@ -1,8 +1,11 @@
-"""Class-conditional tasks (translation, generation): a discriminator with a classifier head on its
-embedding φ(x), and the one training step both tasks share.
+"""Class-conditional tasks (translation, generation): a discriminator with a conditioning head on its
+embedding φ(x), and the one training step both tasks share. With T the differentiable augmentation
+(``model.diffaugment``, identity when off) and D(x, y) = critic(T(x)) [+ head.adversarial_term(φ, y) for a
+projecting head]:
 
-D loss: adv(real, fake) + λ_cls·head(φ(x), c_src) [+ λ_gp·GP]
-G loss: adv(fake) + λ_cls·head(φ(G(·, c)), c) + task terms (translation: λ_rec·cycle reconstruction)
+D loss: adv(D(x, c_src), D(fake, c_trg)) + λ_cls·head.d_loss(φ_real, c_src, φ_fake, c_trg) [+ λ_gp·GP]
+G loss: adv(D(fake, c_trg)) + λ_cls·head.g_loss(φ_fake, c_trg) + task terms (translation: λ_rec·cycle)
+(the head terms only for heads that ``classify``; ``gan_lab/losses/heads.py``).
 A task declares four hooks: ``sample_targets``, ``generate``, ``generator_extra_terms``, ``loss_weights``.
 """
 
@@ -15,6 +18,7 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from gan_lab.augment import DiffAugment, parse_policy
 from gan_lab.losses import HEADS, build_head, gradient_penalty
 from gan_lab.metrics.suite import METRICS
 from gan_lab.modules.base import GANModule
@@ -49,7 +53,12 @@ class ConditionalGANModule(GANModule):
             raise ConfigError(f"model={cfg.model.name} needs a classifier head; choose head="
                               + "|".join(HEADS.names()))
         spec = HeadSpec.read(cfg.head)
-        build_head(spec.name, 2, 2, **spec.options)
+        head = build_head(spec.name, 2, 2, **spec.options)
+        if head.classifies and spec.lambda_cls is None:
+            raise ConfigError(f"head={spec.name} adds a loss term: set head.lambda_cls (its weight)")
+        if not head.classifies and spec.lambda_cls is not None:
+            raise ConfigError(f"head.lambda_cls is not used by head={spec.name} (it adds no loss term); remove it")
+        parse_policy(cfg.model.diffaugment)
 
     @classmethod
     def build_evaluator(cls, datamodule, eval_cfg: dict, cache_dir, data_key: dict):
@@ -77,13 +86,14 @@ class ConditionalGANModule(GANModule):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.head_spec = HeadSpec.read(self.hparams.head)
-        self.lambda_cls = self.head_spec.lambda_cls  # the weight in use; balanced for normalised heads in _build_head
+        self.lambda_cls = self.head_spec.lambda_cls or 0.0  # the weight in use; balanced for normalised heads
+        self.augment = DiffAugment(self.model_cfg["diffaugment"])  # before every D input (empty: identity)
 
     def _build_head(self, embed_dim: int) -> nn.Module:
         spec = self.head_spec
         head = build_head(spec.name, embed_dim, self.num_classes, **spec.options)
-        self.lambda_cls = balanced_lambda_cls(spec.lambda_cls, head, spec.reference_scale)
-        if self.lambda_cls != spec.lambda_cls:
+        self.lambda_cls = balanced_lambda_cls(self.lambda_cls, head, spec.reference_scale)
+        if head.classifies and self.lambda_cls != spec.lambda_cls:
             log.info("head %s (s=%g): lambda_cls %g in use (= head.lambda_cls %g * head.reference_scale %g / s)",
                      head.name, head.scale, self.lambda_cls, spec.lambda_cls, spec.reference_scale)
         return head
@@ -91,11 +101,19 @@ class ConditionalGANModule(GANModule):
     def d_parameters(self) -> list[nn.Parameter]:
         return list(self.D.parameters()) + list(self.head.parameters())
 
-    def _gradient_penalty(self, real: Tensor, fake: Tensor) -> Tensor:
-        """WGAN-GP penalty of D's real/fake output at random interpolates of ``real`` and ``fake``."""
+    def critic(self, x: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """D's (critic output, φ) on the augmented ``x``; a projecting head adds its class term to the output."""
+        out, emb = self.D(self.augment(x))
+        if self.head.projects:
+            out = out + self.head.adversarial_term(emb, labels).to(out.dtype).view(-1, *[1] * (out.dim() - 1))
+        return out, emb
+
+    def _gradient_penalty(self, real: Tensor, fake: Tensor, labels: Tensor) -> Tensor:
+        """WGAN-GP penalty of the critic's output at random interpolates of ``real`` and ``fake`` (a projecting
+        head's term taken with the real images' labels)."""
         alpha = torch.rand(real.size(0), 1, 1, 1, device=real.device, dtype=real.dtype)
         x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        return gradient_penalty(self.D(x_hat)[0], x_hat)
+        return gradient_penalty(self.critic(x_hat, labels)[0], x_hat)
 
     # -- the shared training step; subclasses declare the task through four hooks ------------------
     def sample_targets(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -115,20 +133,25 @@ class ConditionalGANModule(GANModule):
         """The weight of every loss term by name (the totals d_loss / g_loss are their weighted sums)."""
         return {"d_adv": 1.0, "d_cls": self.lambda_cls, "gp": self.lambda_gp, "g_adv": 1.0, "g_cls": self.lambda_cls}
 
-    def discriminator_terms(self, x: Tensor, y: Tensor, fake: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """D's loss terms (adversarial on real vs fake, head on real with source labels, gradient penalty)
-        and D's outputs (``out_real``, ``emb_real``, ``out_fake``, ``emb_fake``)."""
-        out_real, emb_real = self.D(x)
-        out_fake, emb_fake = self.D(fake)
-        terms = {"d_adv": self.adv.d_loss(out_real, out_fake), "d_cls": self.head(emb_real, y)}
+    def discriminator_terms(self, x: Tensor, y: Tensor, fake: Tensor, y_trg: Tensor
+                            ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """D's loss terms (adversarial on real vs fake, the head's term, gradient penalty) and D's outputs
+        (``out_real``, ``emb_real``, ``out_fake``, ``emb_fake``)."""
+        out_real, emb_real = self.critic(x, y)
+        out_fake, emb_fake = self.critic(fake, y_trg)
+        terms = {"d_adv": self.adv.d_loss(out_real, out_fake)}
+        if self.head.classifies:
+            terms["d_cls"] = self.head.d_loss(emb_real, y, emb_fake, y_trg)
         if self.lambda_gp > 0:
-            terms["gp"] = self._gradient_penalty(x, fake)
+            terms["gp"] = self._gradient_penalty(x, fake, y)
         return terms, {"out_real": out_real, "emb_real": emb_real, "out_fake": out_fake, "emb_fake": emb_fake}
 
     def generator_terms(self, x: Tensor, y: Tensor, y_trg: Tensor, fake: Tensor) -> tuple[dict[str, Tensor], Tensor]:
-        """G's loss terms (adversarial, head on the fake with its target label, task extras) and φ(fake)."""
-        out_fake, emb_fake = self.D(fake)
-        terms = {"g_adv": self.adv.g_loss(out_fake), "g_cls": self.head(emb_fake, y_trg)}
+        """G's loss terms (adversarial, the head's term on the fake with its target label, task extras), φ(fake)."""
+        out_fake, emb_fake = self.critic(fake, y_trg)
+        terms = {"g_adv": self.adv.g_loss(out_fake)}
+        if self.head.classifies:
+            terms["g_cls"] = self.head.g_loss(emb_fake, y_trg)
         terms.update(self.generator_extra_terms(x, y, fake))
         return terms, emb_fake
 
@@ -148,7 +171,7 @@ class ConditionalGANModule(GANModule):
         self.toggle_optimizer(opt_d)
         with torch.no_grad():
             fake = self.generate(g_input, y_trg)
-        terms, out = self.discriminator_terms(x, y, fake)
+        terms, out = self.discriminator_terms(x, y, fake, y_trg)
         d_loss = self.weighted_sum(terms)
         logs = {**terms, "d_loss": d_loss}
         self._optimise(opt_d, d_loss, logs)
@@ -186,7 +209,7 @@ class ConditionalGANModule(GANModule):
             g_input, y_trg = self.sample_targets(x, y)
             with torch.no_grad():
                 fake = self.generate(g_input, y_trg)
-            terms, out = self.discriminator_terms(x, y, fake)
+            terms, out = self.discriminator_terms(x, y, fake, y_trg)
             layer = self.D.shared_layer()
             scalars = {f"grad/{k}": self._grad_norm(w[k] * v, layer) for k, v in terms.items()}
             fake = fake.detach().requires_grad_(True)

@@ -16,10 +16,13 @@ _ALBEDO_OBJECTIVE = ("lambda_adv", "lambda_l1", "lambda_si_mse", "lambda_grad", 
 def upgrade_hparams(hp: dict) -> dict:
     """Hyper-parameters of a checkpoint written before the ``loss`` group was split (one ``loss`` node holding
     the head, the adversarial loss and the model's weights) in today's form: ``head``, ``adversarial`` and
-    ``model.objective``. Today's checkpoints pass through unchanged."""
+    ``model.objective``; one from before DiffAugment gets ``model.diffaugment=""`` (off, as it trained).
+    Today's checkpoints pass through unchanged."""
+    hp = dict(hp)
+    if hp["model"]["module"] != "albedo" and "diffaugment" not in hp["model"]:
+        hp["model"] = {**hp["model"], "diffaugment": ""}
     if "loss" not in hp:
         return hp
-    hp = dict(hp)
     loss, model = dict(hp.pop("loss")), dict(hp["model"])
     hp["adversarial"] = {"name": loss["adversarial"], "lambda_gp": float(loss.get("lambda_gp", 0.0))}
     if model["module"] == "albedo":

@@ -80,25 +80,27 @@ class AdversarialSpec:
 
 @dataclass(frozen=True)
 class HeadSpec:
-    """``head``: the classifier head's name, its loss weight, the λ balance for normalised heads, and the
-    head's own constructor options (``scale``, ``margin``, ``easy_margin``, ... as the head class declares)."""
+    """``head``: the head's name, its loss weight (heads that add a loss term; a projection head has none),
+    the λ balance for normalised heads, and the head's own constructor options (``scale``, ``margin``,
+    ``temperature``, ... as the head class declares them)."""
 
     name: str
-    lambda_cls: float
+    lambda_cls: float | None
     reference_scale: float | None
     options: dict
 
     @classmethod
-    def read(cls, node: Mapping[str, Any]) -> "HeadSpec":
+    def read(cls, node: Mapping[str, Any]) -> HeadSpec:
         node = dict(node)
-        if "name" not in node or "lambda_cls" not in node:
-            raise ConfigError("head.name and head.lambda_cls are required; choose head=softmax|aam|cosface|sphereface")
+        if "name" not in node:
+            raise ConfigError("head.name is required; choose head=<name> (conf/head/)")
         ref = node.pop("reference_scale", None)  # only normalised heads have one; null = λ_cls as configured
         if ref is not None and not (isinstance(ref, (int, float)) and ref > 0):
             raise ConfigError(f"head.reference_scale={ref} is invalid; allowed: a number > 0, or null")
-        name, lam = node.pop("name"), float(node.pop("lambda_cls"))
-        _at_least("head.lambda_cls", lam)
-        return cls(name, lam, None if ref is None else float(ref), node)
+        name, lam = node.pop("name"), node.pop("lambda_cls", None)
+        if lam is not None:
+            _at_least("head.lambda_cls", float(lam))
+        return cls(name, None if lam is None else float(lam), None if ref is None else float(ref), node)
 
 
 @dataclass(frozen=True)
