@@ -16,7 +16,7 @@ import argparse
 
 import torch
 
-from gan_lab.albedo_eval import GROUPS, evaluate_predictions
+from gan_lab.albedo.evaluation import GROUPS, evaluate_predictions
 from gan_lab.data.albedo import DIFFICULTY_TAGS, HOLDOUT_SEED_BASE
 from gan_lab.synth.camera import linear_to_srgb
 from gan_lab.synth.lighting import srgb_to_linear

@@ -1,8 +1,15 @@
-"""``gan-lab`` command: one sub-command per entry of ``COMMANDS``.
+"""``gan-lab`` command: one sub-command per entry of ``COMMANDS``, each a module of gan_lab/commands/.
 
-``gan-lab train [hydra overrides]`` composes conf/train.yaml; everything after the sub-command
-is passed to the command's ``main(argv)`` (for train: to Hydra, ``-m`` for sweeps, ``--cfg job`` to
-print the config). Adding a command is one line here: name -> (module, one-line usage).
+Everything after the sub-command is passed to the command module's ``main(argv)``.
+
+The argument rule, the same for every command: Hydra-style ``key=value`` words (lists as ``a,b`` or
+``[a,b]``), no ``--options`` and no bare positional words. train, tune and eval compose conf/ with Hydra
+(train and tune also take Hydra's ``-m`` and ``--cfg job``); the other commands parse their words with
+gan_lab.cli_args.parse_kv. ``gan-lab <command> -h`` (or ``--help``) prints the command's usage; an unknown,
+missing or malformed key stops with one line naming it and exit status 2.
+
+Adding a command: a module gan_lab/commands/<name>.py whose docstring starts with its usage line and whose
+``main(argv)`` begins with ``if print_help(argv, __doc__): return``, plus one line here.
 """
 
 from __future__ import annotations
@@ -13,15 +20,20 @@ import sys
 from gan_lab.errors import user_error_types
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("gan_lab.train", "train a model: gan-lab train [key=value ...] [-m for sweeps]   (Hydra overrides)"),
-    "eval": ("gan_lab.eval_command", "evaluate a checkpoint: gan-lab eval ckpt_path=CKPT [metrics=[fid_clf,gan_test]]"),
-    "translate": ("gan_lab.translate",
+    "train": ("gan_lab.commands.train", "train a model: gan-lab train [key=value ...] [-m for sweeps]   (Hydra overrides)"),
+    "eval": ("gan_lab.commands.eval", "evaluate a checkpoint: gan-lab eval ckpt_path=CKPT [metrics=[fid_clf,gan_test]]"),
+    "translate": ("gan_lab.commands.translate",
                   "apply a translator: gan-lab translate ckpt_path=CKPT input=IMG_OR_DIR target=CLASS output=DIR"),
-    "albedo-synth": ("gan_lab.synth.command", "render label photos + albedo + mask: gan-lab albedo-synth out=DIR n=N [size=128] [seed=0]"),
-    "extract-albedo": ("gan_lab.extract_albedo", "photos -> albedo: gan-lab extract-albedo ckpt_path=CKPT input=IMG_OR_DIR output=DIR"),
-    "albedo-eval": ("gan_lab.albedo_baselines", "albedo table vs baselines: gan-lab albedo-eval [ckpts=A.ckpt,B.ckpt] [n=256]"),
-    "tune": ("gan_lab.sweep.tune", "Optuna study, one train run per trial: gan-lab tune [hparams_search=margin_optuna] [overrides]"),
-    "compare": ("gan_lab.report.command", "compare runs in one HTML page: gan-lab compare RUN_OR_SWEEP_DIR... --out report.html"),
+    "albedo-synth": ("gan_lab.commands.albedo_synth",
+                     "render label photos + albedo + mask: gan-lab albedo-synth out=DIR n=N [size=128] [seed=0]"),
+    "extract-albedo": ("gan_lab.commands.extract_albedo",
+                       "photos -> albedo: gan-lab extract-albedo ckpt_path=CKPT input=IMG_OR_DIR output=DIR"),
+    "albedo-eval": ("gan_lab.commands.albedo_eval",
+                    "albedo table vs baselines: gan-lab albedo-eval [ckpts=A.ckpt,B.ckpt] [n=256]"),
+    "tune": ("gan_lab.commands.tune",
+             "Optuna study, one train run per trial: gan-lab tune [hparams_search=margin_optuna] [key=value ...]"),
+    "compare": ("gan_lab.commands.compare",
+                "compare runs in one HTML page: gan-lab compare runs=DIR[,DIR...] [out=report.html]"),
 }
 
 

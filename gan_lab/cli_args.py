@@ -1,10 +1,38 @@
-"""``key=value`` argument parsing for the non-Hydra sub-commands (translate, extract-albedo, ...)."""
+"""Argument handling shared by the sub-commands: ``key=value`` words (``parse_kv``) and ``-h/--help``.
+
+The rule (see gan_lab/cli.py): every command takes Hydra-style ``key=value`` arguments. train, tune and
+eval compose conf/ with Hydra; the others parse their words here, so an unknown, missing or malformed
+key is a ConfigError naming it (``gan-lab`` prints it in one line and exits with status 2).
+"""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import inspect
+from collections.abc import Mapping, Sequence
 
 from gan_lab.registry import ConfigError
+
+HELP_FLAGS = ("-h", "--help")
+
+
+def usage_of(doc: str) -> str:
+    """A command module's usage: the ````quoted```` start of its docstring's first line (else the whole line)."""
+    first = doc.strip().splitlines()[0]
+    if first.startswith("``") and "``" in first[2:]:
+        return first[2:first.index("``", 2)]
+    return first.strip("`. ")
+
+
+def print_help(argv: Sequence[str], doc: str) -> bool:
+    """If ``argv`` asks for help, print ``usage: <first docstring line>`` and the rest of ``doc``; True then."""
+    if not any(a in HELP_FLAGS for a in argv):
+        return False
+    usage = usage_of(doc)
+    text = inspect.cleandoc(doc)
+    first, _, rest = text.partition("\n")
+    tail = first.split(f"``{usage}``", 1)[-1].lstrip(":. ") if f"``{usage}``" in first else ""
+    print(f"usage: {usage}\n\n" + "\n".join(t for t in (tail, rest.strip("\n")) if t))
+    return True
 
 
 def parse_kv(argv: Sequence[str], required: Sequence[str], optional: Mapping[str, object], usage: str) -> dict:

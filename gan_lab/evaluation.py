@@ -19,11 +19,11 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
-from gan_lab.imaging import to_uint8
+from gan_lab.imaging import quantize_signed
 from gan_lab.metrics.classifier import reference_classifier, train_classifier
 from gan_lab.metrics.suite import EvalContext, check_metrics, evaluate
+from gan_lab.progress import progress as progress_bar
 
 
 def stack_split(dataset, batch_size: int = 256) -> tuple[Tensor, Tensor]:
@@ -33,11 +33,6 @@ def stack_split(dataset, batch_size: int = 256) -> tuple[Tensor, Tensor]:
         xs.append(x)
         ys.append(y)
     return torch.cat(xs), torch.cat(ys).long()
-
-
-def quantize(images: Tensor) -> Tensor:
-    """Round-trip through uint8 so metrics see what a saved PNG holds."""
-    return to_uint8(images).float() / 127.5 - 1.0
 
 
 class Evaluator:
@@ -100,7 +95,7 @@ class Evaluator:
         model, test_acc = self.classifier()
         model.to(getattr(module, "device", None) or "cpu")  # judge on the GPU when the module is on one
         real_x, real_y = self.real(split or self.cfg.get("split", "test"))
-        with tqdm(total=len(names) + 1, desc=f"evaluate ({n_samples} samples)", disable=not progress, leave=False,
+        with progress_bar(total=len(names) + 1, desc=f"evaluate ({n_samples} samples)", disable=not progress, leave=False,
                   delay=2) as bar:
             bar.set_postfix_str("generate", refresh=False)
             was_training = module.training
@@ -111,7 +106,7 @@ class Evaluator:
                 module.train(was_training)
             bar.update()
             ctx = EvalContext(
-                fake_images=quantize(fake["fake_images"]), fake_labels=fake["fake_labels"],
+                fake_images=quantize_signed(fake["fake_images"]), fake_labels=fake["fake_labels"],
                 fake_sources=fake.get("fake_sources"), real_images=real_x, real_labels=real_y,
                 num_classes=self.dm.num_classes, classifier=model, classifier_test_accuracy=test_acc,
                 train_classifier_fn=self.train_classifier_fn(),

@@ -1,6 +1,7 @@
-"""Image tensors to files: grids and PNGs without torchvision.
+"""Image files <-> tensors: decoding any image file, 8-bit quantisation, grids and PNGs without torchvision.
 
-Images inside gan_lab are float tensors in [-1, 1]; files are 8-bit PNGs.
+Images inside gan_lab are float tensors in [-1, 1]; files are 8-bit PNGs. This module imports no other
+gan_lab package but gan_lab.errors, so the data sets, the renderer (gan_lab.synth) and the commands share it.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from gan_lab.errors import CorruptImageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")  # readable image files (lower case)
 
@@ -30,6 +32,17 @@ def device_of(module: torch.nn.Module) -> torch.device:
 def to_uint8(images: Tensor) -> Tensor:
     """[-1, 1] floats -> uint8 [0, 255] with rounding (the quantisation a saved PNG has)."""
     return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def quantize_signed(images: Tensor) -> Tensor:
+    """[-1, 1] -> [-1, 1] floats on the 8-bit grid: what a saved PNG holds, in gan_lab's image range."""
+    return to_uint8(images).float() / 127.5 - 1.0
+
+
+def quantize_unit(images: Tensor) -> Tensor:
+    """[-1, 1] -> [0, 1] floats on the 8-bit grid: what a saved PNG holds, in the range metrics such as
+    PSNR/SSIM/ΔE take (the albedo metrics)."""
+    return to_uint8(images).float() / 255.0
 
 
 def make_grid(images: Tensor, pad: int = 2, pad_value: float = 1.0) -> Tensor:
@@ -60,3 +73,33 @@ def save_image(image: Tensor, path: str | Path, upscale: int = 1) -> Path:
         img = img.resize((img.width * upscale, img.height * upscale), Image.NEAREST)
     img.save(path)
     return path
+
+
+DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def to_mode(img: Image.Image, channels: int) -> Image.Image:
+    """1 channel = luminance ("L"), 3 = RGB; transparent pixels are composited on white."""
+    if img.mode in ("RGBA", "LA", "P", "PA") and "transparency" in img.info or img.mode in ("RGBA", "LA", "PA"):
+        img = img.convert("RGBA")
+        bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(bg, img)
+    return img.convert("L" if channels == 1 else "RGB")
+
+
+def chw(arr: np.ndarray) -> Tensor:
+    """(H, W) or (H, W, C) array -> (C, H, W) tensor (same dtype)."""
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+def load_image(path: str | Path, channels: int) -> Tensor:
+    """Decode ``path`` to ``channels`` (1 = luminance, 3 = RGB; alpha is composited on white)."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            arr = np.asarray(to_mode(img, channels), dtype=np.float32)
+    except DECODE_ERRORS as e:
+        raise CorruptImageError(path, str(e) or type(e).__name__) from e
+    return chw(arr) / 127.5 - 1.0

@@ -155,10 +155,16 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
                      "selection": selection}
 
 
+_started = False  # set once Hydra has composed a config and called hydra_main (see main)
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
     """Hydra entry; returns the optimised metric for sweepers (``optimized_metric`` when set)."""
     from gan_lab.errors import user_error_types
+
+    global _started
+    _started = True
 
     try:
         done = preflight(cfg)  # refuses DDP that would re-run a local sweep; a finished job returns its record
@@ -181,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.argv = [__file__, *argv]
         if {"-m", "--multirun"} & set(argv) and any(a.startswith("hparams_search=") and a != "hparams_search=null"
                                                     for a in argv):
-            from gan_lab.sweep import tune  # an Optuna study (ask/tell), one `gan-lab train` per trial
+            from gan_lab.commands import tune  # an Optuna study (ask/tell), one `gan-lab train` per trial
 
             return tune.main([a for a in argv if a not in ("-m", "--multirun")])
         for a in argv:  # Hydra creates the run directory before train(): check it first, in gan_lab's words
@@ -191,7 +197,14 @@ def main(argv: list[str] | None = None) -> None:
                 except ConfigError as e:
                     print(f"gan-lab train: error: {e}", file=sys.stderr, flush=True)
                     raise SystemExit(2) from None
-    hydra_main()
+    try:
+        hydra_main()
+    except SystemExit as e:
+        # Hydra prints a command line it cannot compose (unknown key, bad value) and exits with 1; that is a
+        # usage error like any other gan-lab command's: status 2. A crash inside training keeps its 1.
+        if e.code == 1 and not _started:
+            raise SystemExit(2) from None
+        raise
 
 
 if __name__ == "__main__":

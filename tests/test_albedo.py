@@ -120,7 +120,7 @@ def test_folder_datamodule_items_tags_and_split(pairs):
 
 def test_folder_errors_name_the_problem(tmp_path):
     from gan_lab.data import build_datamodule
-    from gan_lab.data.errors import DatasetNotFoundError
+    from gan_lab.errors import DatasetNotFoundError
 
     dm = build_datamodule({"name": "albedo_folder", "root": str(tmp_path / "nope"), "image_size": 16})
     with pytest.raises(DatasetNotFoundError, match="no input/ folder"):
@@ -344,7 +344,7 @@ def test_extract_albedo_odd_sizes_and_modes(trained, tmp_path, capsys):
 
 
 def test_pad_to_multiple_round_trip():
-    from gan_lab.extract_albedo import pad_to_multiple
+    from gan_lab.commands.extract_albedo import pad_to_multiple
 
     x = torch.randn(1, 3, 37, 53)
     y, (h, w) = pad_to_multiple(x, 16)
@@ -368,7 +368,7 @@ def _label_under_light(size: int = 64):
 
 
 def test_poisson_reintegration_is_exact():
-    from gan_lab.albedo_baselines import poisson_neumann
+    from gan_lab.albedo.baselines import poisson_neumann
 
     r = torch.randn(2, 3, 9, 13, dtype=torch.float64)
     r = r - r.mean((2, 3), keepdim=True)
@@ -377,7 +377,7 @@ def test_poisson_reintegration_is_exact():
 
 
 def test_gradient_retinex_removes_smooth_coloured_shading():
-    from gan_lab.albedo_baselines import retinex_gradient
+    from gan_lab.albedo.baselines import retinex_gradient
     from gan_lab.metrics.albedo import delta_e2000, si_mse
 
     alb, photo = _label_under_light()
@@ -391,7 +391,7 @@ def test_multiscale_retinex_discounts_the_light_colour():
     """MSR divides by the local surround per channel: a global light colour changes its output by one scale."""
     from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 
-    from gan_lab.albedo_baselines import retinex
+    from gan_lab.albedo.baselines import retinex
     from gan_lab.metrics.albedo import si_mse
 
     _, photo = _label_under_light()
@@ -404,8 +404,8 @@ def test_multiscale_retinex_discounts_the_light_colour():
 
 
 def test_evaluate_predictions_groups_and_table(pairs):
-    from gan_lab.albedo_baselines import format_tables
-    from gan_lab.albedo_eval import evaluate_predictions, held_out
+    from gan_lab.albedo.evaluation import evaluate_predictions, held_out
+    from gan_lab.albedo.table import format_tables
     from gan_lab.data import build_datamodule
 
     dm = build_datamodule({"name": "albedo_folder", "root": str(pairs), "image_size": 32, "val_fraction": 0.2,
@@ -447,7 +447,7 @@ def test_albedo_eval_command_writes_table(trained, tmp_path, capsys):
 
 
 def test_mean_std_over_seeds_matches_numpy():
-    from gan_lab.albedo_baselines import mean_std
+    from gan_lab.albedo.table import mean_std
 
     rs = [{"psnr": 10.0, "n_eval": 4, "x/ssim": 0.5}, {"psnr": 12.0, "n_eval": 4, "x/ssim": float("nan")},
           {"psnr": 17.0, "n_eval": 4, "x/ssim": 0.7}]

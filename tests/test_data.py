@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import TINY, compose
 from PIL import Image
 
-from conftest import TINY, compose
 from gan_lab.data import build_datamodule
 from gan_lab.data.cifar100 import CIFAR100DataModule
-from gan_lab.data.errors import CorruptImageError, DatasetNotFoundError
 from gan_lab.data.folder import FolderDataModule
 from gan_lab.data.rafd import EXPRESSIONS, RaFDDataModule, parse_name
+from gan_lab.errors import CorruptImageError, DatasetNotFoundError
 from gan_lab.registry import ConfigError
 
 SPLITS = ("train", "val", "test")
@@ -230,7 +230,8 @@ def test_load_resized_matches_full_decode(tmp_path):
     """The fast path (JPEG draft decoding, PIL crop + resize in 8 bits) agrees with an independent float
     pipeline: full decode, tensor crop of the same pixel box, torch antialiased resize."""
     from gan_lab.data.base import resize_square
-    from gan_lab.data.images import load_image, load_resized, parse_crop
+    from gan_lab.data.images import load_resized, parse_crop
+    from gan_lab.imaging import load_image
 
     rng = np.random.default_rng(0)
     smooth = Image.fromarray(rng.integers(0, 256, (24, 16, 3), dtype=np.uint8)).resize((340, 512), Image.BICUBIC)

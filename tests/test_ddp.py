@@ -57,7 +57,7 @@ def test_ddp_cpu_trains_writes_once_and_matches_single_process_eval(tmp_path, ca
     rng = ckpt["rng_states"]["torch_per_rank"]
     assert rng.shape[0] == 2 and not torch.equal(rng[0], rng[1])  # each rank's own stream, saved for resume
 
-    from gan_lab.eval_command import compose_eval, run as run_eval
+    from gan_lab.commands.eval import compose_eval, run as run_eval
 
     final = records[-1]
     cfg = compose_eval([f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "metrics=[fid_clf,gan_test,scores]",

@@ -39,7 +39,7 @@ def ckpt(tmp_path_factory):
 
 
 def _eval(ckpt, tmp_path, name, *extra):
-    from gan_lab.eval_command import compose_eval, run
+    from gan_lab.commands.eval import compose_eval, run
 
     out = tmp_path / f"{name}.json"
     result = run(compose_eval([f"ckpt_path={ckpt}", f"metrics=[{','.join(METRICS)}]", "n_samples=60",
@@ -98,7 +98,7 @@ def test_same_seed_same_numbers_other_seed_other_set(ckpt, tmp_path):
 
 
 def test_default_output_path_beside_the_run(ckpt):
-    from gan_lab.eval_command import compose_eval, run
+    from gan_lab.commands.eval import compose_eval, run
 
     run(compose_eval([f"ckpt_path={ckpt}", "metrics=[gan_test]", "n_samples=20", "seed=3"]))
     out = ckpt.parent.parent / "eval" / "last-n20-s3.json"

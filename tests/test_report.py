@@ -249,13 +249,13 @@ def test_cli_compare(runs_root, tmp_path, capsys):
     from gan_lab.cli import main
 
     out = tmp_path / "report.html"
-    main(["compare", str(runs_root), "--out", str(out)])
+    main(["compare", f"runs={runs_root}", f"out={out}"])
     assert "<svg" in out.read_text()
     printed = capsys.readouterr().out
     assert "6 runs (5 with a final evaluation) in 2 configurations" in printed and str(out) in printed
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit) as e:
-        main(["compare", str(runs_root), str(tmp_path / "empty"), "--out", str(tmp_path / "x.html")])
+        main(["compare", f"runs={runs_root},{tmp_path / 'empty'}", f"out={tmp_path / 'x.html'}"])
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("gan-lab compare: error: no runs under") and str(tmp_path / "empty") in err
@@ -308,7 +308,7 @@ def test_markdown_table_has_the_same_numbers(runs_root, tmp_path):
     from gan_lab.cli import main
 
     md = tmp_path / "table.md"
-    main(["compare", str(runs_root), "--out", str(tmp_path / "r.html"), "--markdown", str(md)])
+    main(["compare", f"runs=[{runs_root}]", f"out={tmp_path / 'r.html'}", f"markdown={md}"])
     lines = md.read_text().splitlines()
     header = [h.strip() for h in lines[0].strip("|").split("|")]
     assert header[:2] == ["configuration", "seeds"] and "fid_clf" in header and "gan_test" in header

@@ -14,7 +14,7 @@ from gan_lab.registry import ConfigError
 from gan_lab.synth import RenderConfig, render_batch, render_sample
 from gan_lab.synth import geometry as g
 from gan_lab.synth import lighting, products
-from gan_lab.synth.command import main as synth_main
+from gan_lab.commands.albedo_synth import main as synth_main
 
 FIELDS = ("image", "albedo", "mask", "shading", "normals", "specular", "depth")
 CLEAN = dict(noise=(0.0, 0.0), blur_sigma=(0.0, 0.0), jpeg_prob=0.0)  # no camera degradations

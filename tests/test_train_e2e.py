@@ -95,7 +95,7 @@ def test_cli_train_writes_run_directory_and_translate_uses_it(tmp_path, cache_di
     assert len(wandb_runs) == 1 and list(wandb_runs[0].glob("run-*.wandb"))
     assert "Run directory:" in r.stdout and "GAN-test accuracy" in r.stdout
 
-    # translate: odd sizes and modes in, same sizes out
+    # translate: odd sizes and modes in; each centre-cropped like the training data, out at the model's 16 px
     from PIL import Image
 
     src = tmp_path / "in"
@@ -105,8 +105,8 @@ def test_cli_train_writes_run_directory_and_translate_uses_it(tmp_path, cache_di
     r = _cli(["translate", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", f"input={src}", "target=3",
               f"output={tmp_path / 'out'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert Image.open(tmp_path / "out" / "a.png").size == (13, 21)
-    assert Image.open(tmp_path / "out" / "b.png").size == (40, 30)
+    assert Image.open(tmp_path / "out" / "a.png").size == (16, 16)
+    assert Image.open(tmp_path / "out" / "b.png").size == (16, 16)
     r = _cli(["translate", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", f"input={src}", "target=42",
               f"output={tmp_path / 'out'}"], cwd=tmp_path)
     assert r.returncode == 2 and "target='42'" in r.stderr and "Traceback" not in r.stderr

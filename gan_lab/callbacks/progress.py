@@ -7,11 +7,10 @@ a user wants to watch.
 
 from __future__ import annotations
 
-import sys
-
 from pytorch_lightning.callbacks.progress import ProgressBar
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
+from gan_lab.progress import progress
 
 
 class StepProgressBar(ProgressBar):
@@ -31,12 +30,9 @@ class StepProgressBar(ProgressBar):
         if not (self._enabled and trainer.is_global_zero):
             return
         total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
-        # Into a log file (no terminal) a redraw per refresh would flood it: then one line per 10 % of the run.
-        tty = sys.stderr.isatty()
-        every = max(1, (total or 1000) // 10)
-        self._bar = tqdm(total=total, initial=trainer.global_step, desc="train", unit="it", dynamic_ncols=True,
-                         file=sys.stderr, smoothing=0.1, mininterval=0.1 if tty else 0.0,
-                         miniters=None if tty else every, ascii=None if tty else True)
+        # Into a log file (no terminal) a redraw per refresh would flood it: there one line per 10 % of the run.
+        self._bar = progress(total=total, initial=trainer.global_step, desc="train", unit="it", dynamic_ncols=True,
+                             smoothing=0.1, mininterval=0.1)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self._bar is None:

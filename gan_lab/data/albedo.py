@@ -33,10 +33,9 @@ from torch import Tensor
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from gan_lab.data.base import SPLITS, ImageDataModule, resize_square
-from gan_lab.data.errors import DatasetNotFoundError
-from gan_lab.data.images import load_image
-from gan_lab.imaging import IMAGE_SUFFIXES, is_image_path, to_uint8
 from gan_lab.data.registry import register_dataset
+from gan_lab.errors import DatasetNotFoundError
+from gan_lab.imaging import IMAGE_SUFFIXES, is_image_path, load_image, to_uint8
 from gan_lab.registry import ConfigError
 
 DIFFICULTY_TAGS = ("specular", "shadow", "coloured_light")
@@ -108,12 +107,12 @@ def render_packed(n: int, seed: int, size: int, render: Mapping | None, start: i
 
     A chunk is the same render call whichever process makes it, so the result does not depend on
     ``workers``. On 2 cores one process with two torch threads was the faster (docs/albedo.md)."""
-    from tqdm import tqdm
+    from gan_lab.progress import progress as progress_bar
 
     jobs = [(min(chunk_size, start + n - s), seed, size, dict(render or {}), s) for s in range(start, start + n, chunk_size)]
     bar = dict(total=n, desc=f"render {n} × {size}px", unit="img", disable=n < 4 * chunk_size, mininterval=10)
     packed = []
-    with tqdm(**bar) as progress:
+    with progress_bar(**bar) as progress:
         if workers > 1 and len(jobs) > 1:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor

@@ -21,8 +21,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from gan_lab.data.base import ImageDataModule, check_fractions, resize_square, stratified_split
-from gan_lab.data.errors import CorruptImageError, DatasetNotFoundError
 from gan_lab.data.registry import register_dataset
+from gan_lab.errors import CorruptImageError, DatasetNotFoundError
 from gan_lab.registry import ConfigError
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from gan_lab.data.base import SPLITS, ImageDataModule, check_fractions, stratified_split
-from gan_lab.data.errors import DatasetNotFoundError
 from gan_lab.data.images import ImageFileDataset, parse_crop
-from gan_lab.imaging import IMAGE_SUFFIXES, is_image_path
 from gan_lab.data.registry import register_dataset
+from gan_lab.errors import DatasetNotFoundError
+from gan_lab.imaging import IMAGE_SUFFIXES, is_image_path
 from gan_lab.registry import ConfigError
 
 LAYOUT = f"""  <root>/<class name>/<image>      e.g. <root>/cat/0001.png, <root>/dog/x.jpg   (one folder per class)

@@ -1,54 +1,25 @@
-"""Reading image files into gan_lab's tensor convention: float32 (C, H, W) in [-1, 1].
+"""Reading image files for training: decode, crop and square-resize, as every image data set does.
 
-``load_image`` decodes one file; ``load_resized`` decodes, crops and resizes one file in PIL (uint8, with
+``load_resized`` decodes, crops and resizes one file in PIL (uint8, with
 JPEG draft decoding at 1/2-1/8 scale when the output is >= 4x smaller: RaFD's 681×1024 JPEGs);
 ``ImageFileDataset`` is the lazily loaded (image, label) dataset that the rafd and folder data sets
-share (crop, square resize, optional in-memory cache).
+share (crop, square resize, optional in-memory cache). ``gan_lab.imaging.load_image`` decodes one
+file at its own size.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from gan_lab.data.errors import CorruptImageError
-
-
-_DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
-
-
-def _to_mode(img: Image.Image, channels: int) -> Image.Image:
-    """1 channel = luminance ("L"), 3 = RGB; transparent pixels are composited on white."""
-    if img.mode in ("RGBA", "LA", "P", "PA") and "transparency" in img.info or img.mode in ("RGBA", "LA", "PA"):
-        img = img.convert("RGBA")
-        bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(bg, img)
-    return img.convert("L" if channels == 1 else "RGB")
-
-
-def _chw(arr: np.ndarray) -> Tensor:
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
-
-
-def load_image(path: str | Path, channels: int) -> Tensor:
-    """Decode ``path`` to ``channels`` (1 = luminance, 3 = RGB; alpha is composited on white)."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            arr = np.asarray(_to_mode(img, channels), dtype=np.float32)
-    except _DECODE_ERRORS as e:
-        raise CorruptImageError(path, str(e) or type(e).__name__) from e
-    return _chw(arr) / 127.5 - 1.0
-
+from gan_lab.errors import CorruptImageError
+from gan_lab.imaging import DECODE_ERRORS, chw, to_mode
 
 # ----------------------------------------------------------------------------------------------------------
 # Image files as a lazily loaded dataset (rafd, folder): decode -> crop -> square resize, in 8 bits.
@@ -105,7 +76,7 @@ def load_resized(path: str | Path, channels: int, image_size: int, crop=None) ->
     """uint8 (channels, image_size, image_size): decode, crop (``square_box``), resize (bilinear, antialiased)."""
     try:
         img = Image.open(path)
-    except _DECODE_ERRORS as e:
+    except DECODE_ERRORS as e:
         raise CorruptImageError(path, str(e) or type(e).__name__) from e
     with img:
         width, height = img.size
@@ -125,11 +96,11 @@ def load_resized(path: str | Path, channels: int, image_size: int, crop=None) ->
             ib = (math.floor(fb[0]), math.floor(fb[1]), min(math.ceil(fb[2]), img.size[0]),
                   min(math.ceil(fb[3]), img.size[1]))
             inner = (fb[0] - ib[0], fb[1] - ib[1], fb[2] - ib[0], fb[3] - ib[1])
-            img = _to_mode(img, channels).crop(ib).resize((image_size, image_size), Image.BILINEAR, box=inner)
+            img = to_mode(img, channels).crop(ib).resize((image_size, image_size), Image.BILINEAR, box=inner)
             arr = np.asarray(img, dtype=np.uint8)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             raise CorruptImageError(path, str(e) or type(e).__name__) from e
-    return _chw(arr)
+    return chw(arr)
 
 
 class ImageFileDataset(Dataset):

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from gan_lab.data.base import SPLITS, ImageDataModule, check_fractions
-from gan_lab.data.errors import DatasetNotFoundError
 from gan_lab.data.images import ImageFileDataset, parse_crop
 from gan_lab.data.registry import register_dataset
+from gan_lab.errors import DatasetNotFoundError
 from gan_lab.registry import ConfigError
 
 EXPRESSIONS = ("angry", "contemptuous", "disgusted", "fearful", "happy", "neutral", "sad", "surprised")

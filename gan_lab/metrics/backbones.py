@@ -26,9 +26,9 @@ from typing import Callable
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from gan_lab.imaging import device_of as _device_of, to_uint8
+from gan_lab.progress import progress as progress_bar
 from gan_lab.registry import ConfigError, Registry
 
 BACKBONES: Registry[Callable[..., "FeatureExtractor"]] = Registry("feature backbone", "eval.backbone")
@@ -60,7 +60,7 @@ class FeatureExtractor:
             raise ValueError(f"{self.name}: expected images (N, C, H, W), got shape {tuple(images.shape)}")
         chunks = torch.split(images, self.batch_size)
         # delay: the bar appears only when feature extraction takes more than a couple of seconds
-        out = [self.extract(c).double().cpu() for c in tqdm(chunks, desc=f"features [{self.name}]",
+        out = [self.extract(c).double().cpu() for c in progress_bar(chunks, desc=f"features [{self.name}]",
                                                             disable=not progress, leave=False, delay=2)]
         return torch.cat(out) if out else torch.zeros(0, 0, dtype=torch.float64)
 

@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset, TensorDataset
-from tqdm.auto import tqdm
 
 from gan_lab.imaging import device_of as _device_of
+from gan_lab.progress import progress as progress_bar
 
 CACHE_VERSION = 1
 
@@ -99,7 +99,7 @@ def train_classifier(dataset: Dataset, num_classes: int, channels: int, image_si
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, steps))
         pad = max(1, image_size // 16)
         model.train()
-        bar = tqdm(_batch_indices(len(dataset), batch_size, steps, gen), total=steps,
+        bar = progress_bar(_batch_indices(len(dataset), batch_size, steps, gen), total=steps,
                    desc="train eval classifier", disable=not progress, leave=False)
         for i, idx in enumerate(bar):
             x, y = fetch(dataset, idx)

@@ -16,12 +16,13 @@ from typing import Callable, Sequence
 import numpy as np
 from torch import Tensor, nn
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from gan_lab.metrics.backbones import FeatureExtractor, check_inception, create_backbone
 from gan_lab.metrics.fid import fid_from_features, kid
 from gan_lab.metrics.keys import declare_keys
 from gan_lab.metrics.gan_train_test import augmentation_gain, classification_scores, gan_test, gan_train
+from gan_lab.progress import progress as progress_bar
 from gan_lab.registry import ConfigError, Registry
 
 METRICS: Registry[Callable[["EvalContext"], dict]] = Registry("metric", "eval.metrics")
@@ -158,7 +159,7 @@ def evaluate(names: Sequence[str], ctx: EvalContext, progress: bool = True, bar:
     out: dict = {}
     own = bar is None
     if own:
-        bar = tqdm(total=len(fns), desc="metrics", disable=not progress, leave=False, delay=2)
+        bar = progress_bar(total=len(fns), desc="metrics", disable=not progress, leave=False, delay=2)
     try:
         for name, fn in fns:
             bar.set_postfix_str(name, refresh=False)

@@ -14,7 +14,7 @@ L1 is on [-1, 1] images (pix2pix); scale-invariant MSE and the multi-scale gradi
 ``model.objective.lambda_adv=0`` and ``lambda_fm=0``: no discriminator at all, the "L1 only" baseline
 (one optimiser; every step is a generator step). ``adversarial``: vanilla (= non-saturating
 BCE, pix2pix), lsgan, hinge, or wgan-gp with ``adversarial.lambda_gp``. EMA of G: ``model.ema.decay``
-(0 = no averaging). Evaluation: ``gan_lab.albedo_eval.AlbedoEvaluator`` (albedo metrics in the mask).
+(0 = no averaging). Evaluation: ``gan_lab.albedo.evaluation.AlbedoEvaluator`` (albedo metrics in the mask).
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ class AlbedoTranslator(GANModule):
 
     @classmethod
     def build_evaluator(cls, datamodule, eval_cfg: dict, cache_dir=None, data_key=None):
-        from gan_lab.albedo_eval import AlbedoEvaluator
+        from gan_lab.albedo.evaluation import AlbedoEvaluator
 
         return AlbedoEvaluator(datamodule, eval_cfg)
 

@@ -1,5 +1,5 @@
-"""Run comparison: ``gan-lab compare PATH... --out report.html``.
+"""Run comparison: ``gan-lab compare runs=DIR[,DIR...] out=report.html`` (CLI: gan_lab.commands.compare).
 
 runs.py finds and loads run directories, aggregate.py groups them into configurations and summarises
-over seeds, svg.py draws the curves, html.py writes one self-contained page, command.py is the CLI.
+over seeds, svg.py draws the curves, html.py writes one self-contained page, markdown.py the table.
 """

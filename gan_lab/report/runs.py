@@ -26,7 +26,7 @@ SAMPLE_RE = re.compile(r"^step_(\d+)\.png$")
 
 
 class RunDirError(ConfigError):
-    """A path given to ``gan-lab compare`` holds no run directory (or does not exist)."""
+    """A directory given to ``gan-lab compare runs=...`` holds no run directory (or does not exist)."""
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""``gan-lab tune`` (= ``gan-lab train -m hparams_search=<name>``): an Optuna study on the ask/tell API.
+"""The Optuna study behind ``gan-lab tune`` (CLI: gan_lab.commands.tune), on the ask/tell API.
 
 Why not hydra-optuna-sweeper: its 1.3.0 release pins optuna < 3, and that optuna crashes on ``sqlite:``
 storage with SQLAlchemy 2. Here optuna is any current release (the ``optuna`` extra) and
@@ -28,7 +28,6 @@ from gan_lab.registry import ConfigError
 from gan_lab.report.runs import finite
 from gan_lab.sweep.jobs import selection_record
 
-USAGE = "gan-lab tune [hparams_search=margin_optuna] [hydra overrides ...]  (= gan-lab train -m hparams_search=...)"
 DEFAULT_SEARCH = "margin_optuna"
 
 
@@ -116,7 +115,8 @@ def tune(argv: list[str]) -> dict:
     cfg = compose_search(argv)
     ocfg = cfg.get("optuna")
     if ocfg is None:
-        raise ConfigError(f"this hparams_search config has no 'optuna:' section; usage: {USAGE}")
+        raise ConfigError("this hparams_search config has no 'optuna:' section; pick one that has, e.g. "
+                          f"hparams_search={DEFAULT_SEARCH}")
     metric = cfg.get("optimized_metric")
     if not metric:
         raise ConfigError("optimized_metric is not set: name the final-evaluation metric to optimise, e.g. "
@@ -173,10 +173,3 @@ def tune(argv: list[str]) -> dict:
           f"{' '.join(_override(k, v) for k, v in best.params.items())} ({result['best_run_dir']})", flush=True)
     return result
 
-
-def main(argv: list[str]) -> None:
-    """``gan-lab tune [overrides]``: Hydra overrides as for ``gan-lab train`` (no -m)."""
-    if any(a in ("-h", "--help") for a in argv):
-        print(f"usage: {USAGE}")
-        return
-    tune([a for a in argv if a not in ("-m", "--multirun")])

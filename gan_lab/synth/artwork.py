@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from gan_lab.imaging import is_image_path
+from gan_lab.errors import DatasetNotFoundError
+from gan_lab.imaging import is_image_path, load_image  # load_image: alpha on white, clear error if unreadable
 from gan_lab.synth.rng import Stream
 
 SYLLABLES = ["ka", "lo", "ve", "ri", "no", "za", "mi", "tu", "bel", "sun", "or", "ax", "qu", "fin", "pe",
@@ -231,8 +232,6 @@ def background_texture(rng: Stream, size: int) -> Image.Image:
 def artwork_files(folder: str) -> tuple[str, ...]:
     files = sorted(str(p) for p in Path(folder).iterdir() if is_image_path(p))
     if not files:
-        from gan_lab.data.errors import DatasetNotFoundError
-
         raise DatasetNotFoundError("label artwork", folder, "  <folder>/*.png|jpg|... (any RGB label images)",
                                    "your own label images", key="artwork")
     return tuple(files)
@@ -240,8 +239,6 @@ def artwork_files(folder: str) -> tuple[str, ...]:
 
 def folder_label(rng: Stream, folder: str, height: int, aspect: float) -> Image.Image:
     """A random image of ``folder``, randomly cropped to ``aspect`` (width / height)."""
-    from gan_lab.data.images import load_image  # composites alpha on white, clear error if unreadable
-
     path = rng.choice(artwork_files(folder))
     arr = ((load_image(path, 3) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
     img = Image.fromarray(np.ascontiguousarray(arr), "RGB")

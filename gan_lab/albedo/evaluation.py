@@ -1,7 +1,7 @@
 """Albedo evaluation glue: held-out (photo, albedo, mask) data + a predictor -> metrics overall and per tag.
 
 Used by training (``AlbedoEvaluator.run`` has the signature ``PeriodicEvaluation`` calls, so the
-existing callback writes metrics.jsonl and W&B) and by the baseline table (``gan-lab albedo-eval``).
+existing callback writes metrics.jsonl and W&B) and by the comparison table (``gan-lab albedo-eval``).
 Predictions are quantised to 8 bits first, exactly as a saved PNG would hold them, and metrics see
 [0, 1] images. Keys: ``<metric>`` over all images, ``<tag>/<metric>`` over the images carrying a
 difficulty tag (``specular``, ``shadow``, ``coloured_light``; an image may carry several) and
@@ -10,22 +10,17 @@ difficulty tag (``specular``, ``shadow``, ``coloured_light``; an image may carry
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
 from gan_lab.data.albedo import DIFFICULTY_TAGS, stack_items, to_unit
-from gan_lab.imaging import to_uint8
+from gan_lab.imaging import quantize_unit
 from gan_lab.metrics.albedo import compute_albedo_metrics, nanmean
 
 DEFAULT_METRICS = ("psnr", "ssim", "si_mse", "lmse", "delta_e2000", "sharpness")
 GROUPS = (*DIFFICULTY_TAGS, "plain")
-
-
-def quantize(images: Tensor) -> Tensor:
-    """[-1, 1] -> [0, 1] through uint8, as a saved PNG."""
-    return to_uint8(images).float() / 255.0
 
 
 def held_out(datamodule, split: str = "test", n: int | None = None) -> dict:
@@ -45,7 +40,7 @@ def group_masks(difficulty: Tensor) -> dict[str, Tensor]:
 
 def evaluate_predictions(pred: Tensor, data: Mapping, metrics: Sequence[str] = DEFAULT_METRICS) -> dict:
     """Metrics of predicted albedos ([-1, 1], quantised here) against ``data`` overall and per group."""
-    per_image = compute_albedo_metrics(metrics, quantize(pred), to_unit(data["albedo"]), data["mask"])
+    per_image = compute_albedo_metrics(metrics, quantize_unit(pred), to_unit(data["albedo"]), data["mask"])
     result: dict = {name: nanmean(v) for name, v in per_image.items()}
     for group, sel in group_masks(data["difficulty"]).items():
         result[f"n_{group}"] = int(sel.sum())

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from omegaconf import OmegaConf
 
 from gan_lab.checkpoints import load_checkpoint
+from gan_lab.cli_args import print_help
 from gan_lab.config import CONF_DIR
 from gan_lab.registry import ConfigError
 
@@ -44,11 +45,11 @@ def _sample_count(cfg, key: str) -> int:
 def run(cfg) -> dict:
     """Evaluate ``cfg.ckpt_path``; returns the result dict (also written to the JSON file)."""
 
-    from gan_lab.records import strict_json
     from gan_lab.data import build_datamodule
     from gan_lab.evaluation import Evaluator
     from gan_lab.metrics.suite import check_metrics
     from gan_lab.modules.loading import load_module
+    from gan_lab.records import strict_json
 
     metrics = list(cfg.metrics)
     n_samples = _sample_count(cfg, "n_samples")
@@ -82,7 +83,8 @@ def run(cfg) -> dict:
     result = {
         "checkpoint": str(ckpt_path), "checkpoint_step": module.checkpoint_step, "metrics_requested": metrics,
         "n_samples": n_samples, "seed": int(cfg.seed), "split": eval_cfg.get("split", "test"),
-        "dataset": dataset_cfg.get("name"), "model": train_cfg["model"]["name"], "head": (train_cfg.get("head") or train_cfg["loss"])["name"],  # before the head group: loss.name
+        "dataset": dataset_cfg.get("name"), "model": train_cfg["model"]["name"],
+        "head": (train_cfg.get("head") or train_cfg["loss"])["name"],  # runs from before the head group: loss.name
         "eval_classifier": dict(eval_cfg["classifier"]), **result,
         "eval_seconds": round(time.time() - t0, 2),
     }
@@ -100,4 +102,6 @@ def run(cfg) -> dict:
 
 
 def main(argv: Sequence[str]) -> None:
+    if print_help(argv, __doc__):
+        return
     run(compose_eval(argv))

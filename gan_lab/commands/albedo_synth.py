@@ -23,15 +23,15 @@ import json
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-from gan_lab.cli_args import parse_kv
+from gan_lab.cli_args import parse_kv, print_help, usage_of
 from gan_lab.imaging import save_image
+from gan_lab.progress import progress
 from gan_lab.registry import ConfigError
 from gan_lab.synth.config import RenderConfig
 from gan_lab.synth.render import render_batch
 
-USAGE = __doc__.strip().splitlines()[0].strip("`.")
+USAGE = usage_of(__doc__)
 
 
 def _int(args: dict, key: str, low: int) -> int:
@@ -72,7 +72,7 @@ def run(out: str, n: int, size: int = 128, seed: int = 0, batch: int = 16, artwo
         for old in (out_dir / sub).glob("*.png"):  # overwrite=true: no stale renders of an earlier, larger run
             old.unlink()
     (out_dir / "render_config.json").write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
-    with open(out_dir / "manifest.jsonl", "w") as manifest, tqdm(total=n, desc="albedo-synth", unit="img") as bar:
+    with open(out_dir / "manifest.jsonl", "w") as manifest, progress(total=n, desc="albedo-synth", unit="img") as bar:
         for start in range(0, n, batch):
             idx = list(range(start, min(n, start + batch)))
             b = render_batch(len(idx), seed, size, cfg, device, indices=idx)
@@ -91,6 +91,8 @@ def run(out: str, n: int, size: int = 128, seed: int = 0, batch: int = 16, artwo
 
 
 def main(argv: list[str]) -> None:
+    if print_help(argv, __doc__):
+        return
     args = parse_kv(argv, required=("out", "n"), usage=USAGE,
                     optional={"size": 128, "seed": 0, "batch": 16, "artwork": None, "overwrite": "false", "device": "cpu",
                               "threads": 1})

@@ -16,12 +16,11 @@ from pathlib import Path
 
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm import tqdm
 
-from gan_lab.cli_args import parse_kv
+from gan_lab.cli_args import parse_kv, print_help, usage_of
 from gan_lab.data.albedo import list_photos
-from gan_lab.data.images import load_image
-from gan_lab.imaging import save_image
+from gan_lab.imaging import load_image, save_image
+from gan_lab.progress import progress
 from gan_lab.registry import ConfigError
 
 SCALES = ("train", "native")
@@ -66,7 +65,7 @@ def run(ckpt_path: str, input: str, output: str, scale: str = "train", device: s
     out_dir = Path(output)
     stems = [p.stem for p in photos]
     written = []
-    for path in tqdm(photos, desc="extract-albedo", unit="img", disable=len(photos) < 2):
+    for path in progress(photos, desc="extract-albedo", unit="img", disable=len(photos) < 2):
         photo = load_image(path, 3)  # CorruptImageError names the file
         name = path.stem if stems.count(path.stem) == 1 else path.name  # a.jpg + a.png -> a.jpg.png, a.png.png
         written.append(save_image(extract(module, photo, scale), out_dir / f"{name}.png"))
@@ -75,6 +74,8 @@ def run(ckpt_path: str, input: str, output: str, scale: str = "train", device: s
 
 
 def main(argv: list[str]) -> None:
+    if print_help(argv, __doc__):
+        return
     args = parse_kv(argv, required=("ckpt_path", "input", "output"), optional={"scale": "train", "device": "cpu"},
-                    usage=__doc__.strip().splitlines()[0].strip("`. "))
+                    usage=usage_of(__doc__))
     run(**args)

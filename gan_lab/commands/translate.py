@@ -1,8 +1,10 @@
-"""``gan-lab translate ckpt_path=... input=IMG_OR_DIR target=CLASS output=DIR``.
+"""``gan-lab translate ckpt_path=CKPT input=IMG_OR_DIR target=CLASS output=DIR [device=cpu]``.
 
-Applies a trained translator (its EMA generator) to image files: each image is resized to the
-model's resolution, translated to ``target`` (class index or class name), resized back to its
-original size and written as PNG under ``output`` with the same stem.
+Applies a trained translator (its EMA generator) to image files. Each image is cropped and resized
+exactly as the training data was (gan_lab.data.images.load_resized with the run's ``dataset.crop``:
+by default the largest central square, so a non-square photo is cropped, never squashed), translated
+to ``target`` (class index or class name) and written at the model's resolution as PNG under
+``output`` with the same stem.
 """
 
 from __future__ import annotations
@@ -10,14 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from tqdm import tqdm
 
-from gan_lab.cli_args import parse_kv
-from gan_lab.data.images import load_image
+from gan_lab.cli_args import parse_kv, print_help, usage_of
 from gan_lab.imaging import IMAGE_SUFFIXES, is_image_path, save_image
+from gan_lab.progress import progress
 from gan_lab.registry import ConfigError
-
 
 
 def list_images(path: Path) -> list[Path]:
@@ -39,27 +38,37 @@ def resolve_target(target: str, class_names: list[str]) -> int:
     raise ConfigError(f"target={target!r} is not a class of this model; allowed: 0..{len(class_names) - 1} or {class_names}")
 
 
-def run(ckpt_path: str, input: str, target: str, output: str, device: str = "cpu") -> list[Path]:
+def load_translator(ckpt_path: str, device: str = "cpu"):
+    """(module, crop): the checkpoint's translator and its training run's ``dataset.crop`` (parsed)."""
+    from gan_lab.checkpoints import load_checkpoint
+    from gan_lab.data.images import parse_crop
     from gan_lab.modules.loading import load_module
 
     module = load_module(ckpt_path).to(device)
     if not module.translates_images:
         raise ConfigError(f"ckpt_path={ckpt_path} is a {module.hparams['model']['module']} model, not a translator")
+    train_cfg = load_checkpoint(ckpt_path).get("gan_lab_config") or {}
+    return module, parse_crop(train_cfg.get("dataset", {}).get("crop"))
+
+
+def run(ckpt_path: str, input: str, target: str, output: str, device: str = "cpu") -> list[Path]:
+    from gan_lab.data.images import load_resized
+
+    module, crop = load_translator(ckpt_path, device)
     t = resolve_target(str(target), module.class_names)
     out_dir = Path(output)
     written = []
-    for path in tqdm(list_images(Path(input)), desc="translate", unit="img"):
-        img = load_image(path, module.channels)  # (C, H, W) in [-1, 1]
-        h, w = img.shape[-2:]
-        x = F.interpolate(img[None], size=(module.image_size,) * 2, mode="bilinear", antialias=True, align_corners=False)
-        y = module.translate(x, torch.tensor([t]))
-        y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)[0].clamp(-1, 1)
+    for path in progress(list_images(Path(input)), desc="translate", unit="img"):
+        x = load_resized(path, module.channels, module.image_size, crop).float() / 127.5 - 1.0  # as training
+        y = module.translate(x[None], torch.tensor([t]))[0]
         written.append(save_image(y.cpu(), out_dir / f"{path.stem}.png"))
     print(f"wrote {len(written)} image(s) translated to class {module.class_names[t]!r} into {out_dir}")
     return written
 
 
 def main(argv: list[str]) -> None:
+    if print_help(argv, __doc__):
+        return
     args = parse_kv(argv, required=("ckpt_path", "input", "target", "output"), optional={"device": "cpu"},
-                    usage=__doc__.strip().splitlines()[0])
+                    usage=usage_of(__doc__))
     run(**args)
