@@ -2,8 +2,8 @@
 
 The same random transform family is applied to every image the discriminator sees, real and fake, in
 its own update and in the generator's, so D cannot tell them apart by the augmentation and G receives
-gradients through it (every op is differentiable in the image). Images are in [-1, 1]. Policies, in
-the paper's order (``model.diffaugment``, comma-separated; empty = off):
+gradients through it (every op is differentiable in the image). Images are in [-1, 1]. Policies, applied
+in the order listed (``model.diffaugment=[color,translation,cutout]`` is the paper's; ``[]`` = off):
 
 - ``color``: brightness + U(−0.5, 0.5); saturation × U(0, 2) about the per-pixel channel mean;
   contrast × U(0.5, 1.5) about the image mean;
@@ -25,13 +25,15 @@ from gan_lab.registry import ConfigError
 POLICIES = ("color", "translation", "cutout")
 
 
-def parse_policy(policy: str | None) -> tuple[str, ...]:
-    """``"color,translation"`` -> ("color", "translation"); ConfigError naming an unknown one."""
-    names = tuple(p.strip() for p in (policy or "").split(",") if p.strip())
+def parse_policy(policy) -> tuple[str, ...]:
+    """``["color", "translation"]`` (or ``"color,translation"``) -> ("color", "translation"); ConfigError
+    naming an unknown policy."""
+    items = policy.split(",") if isinstance(policy, str) else list(policy or [])
+    names = tuple(str(p).strip() for p in items if str(p).strip())
     for n in names:
         if n not in POLICIES:
-            raise ConfigError(f"model.diffaugment={policy!r}: {n!r} is not a policy; allowed: {', '.join(POLICIES)} "
-                              "(comma-separated, empty = off)")
+            raise ConfigError(f"model.diffaugment={list(names)}: {n!r} is not a policy; allowed: "
+                              f"{', '.join(POLICIES)} (a list, [] = off)")
     return names
 
 
@@ -73,7 +75,7 @@ _OPS = {"color": color, "translation": translation, "cutout": cutout}
 class DiffAugment(torch.nn.Module):
     """``x -> ops(x)`` for the configured policies (identity when there are none)."""
 
-    def __init__(self, policy: str | None = ""):
+    def __init__(self, policy=()):
         super().__init__()
         self.policies = parse_policy(policy)
 

@@ -12,7 +12,7 @@ from gan_lab.config import CONF_DIR, validate_config
 
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
-HEADS = ["softmax", "aam", "cosface"]
+HEADS = [h for h in __import__("gan_lab.losses", fromlist=["HEADS"]).HEADS.names()]  # every registered head
 
 
 def _compose(overrides, tmp_path):
@@ -43,6 +43,15 @@ def test_lgad_experiment_with_each_head(name, head, tmp_path):
     assert cfg.head.name == head and cfg.optimized_metric == "gan_test"
     assert "gan_test" in cfg.eval.metrics
     assert {"fid_clf", "gan_train", "gan_test", "scores"} <= set(cfg.eval.final_metrics)
+
+
+@pytest.mark.parametrize("name", ["lgad_digits", "lgad_cifar100", "lgad_rafd"])
+def test_lgad_sweeps_list_every_head_and_three_seeds(name):
+    """`gan-lab train -m experiment=<name>` sweeps every registered head (a new head must be added here)."""
+    from omegaconf import OmegaConf
+
+    params = OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml").hydra.sweeper.params
+    assert sorted(params.head.split(",")) == sorted(HEADS) and params.seed == "0,1,2"
 
 
 def test_lgad_digits_sweep_expands_into_six_valid_jobs(tmp_path):

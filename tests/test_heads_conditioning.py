@@ -121,9 +121,10 @@ def test_diffaugment_policies_and_errors():
 
     x = torch.rand(4, 3, 16, 16) * 2 - 1
     assert torch.equal(DiffAugment("")(x), x)  # off: identity
+    assert DiffAugment(["color", "cutout"]).policies == DiffAugment("color,cutout").policies == ("color", "cutout")
     with pytest.raises(ConfigError, match="'zoom' is not a policy; allowed: color, translation, cutout"):
-        DiffAugment("color,zoom")
-    aug = DiffAugment("color,translation,cutout")
+        DiffAugment(["color", "zoom"])
+    aug = DiffAugment(["color", "translation", "cutout"])
     torch.manual_seed(0)
     a = aug(x)
     torch.manual_seed(0)

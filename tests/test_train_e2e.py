@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from gan_lab.losses import HEADS
+
 from conftest import TINY, TINY_ACGAN, compose
 
 
@@ -24,7 +26,7 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("head", ["softmax", "aam", "cosface", "sphereface"])
+@pytest.mark.parametrize("head", HEADS.names())
 def test_translation_trains_with_each_head(head, tmp_path, cache_dir):
     metrics, objs = _run([*TINY, f"head={head}", "logger=none"], tmp_path / "run", cache_dir)
     assert objs["trainer"].global_step == 6  # max_steps counts iterations, not optimiser steps
@@ -37,7 +39,7 @@ def test_translation_trains_with_each_head(head, tmp_path, cache_dir):
     assert any(not torch.equal(ema[k], g[k]) for k in g if g[k].is_floating_point())  # EMA is not a copy
 
 
-@pytest.mark.parametrize("head", ["softmax", "aam"])
+@pytest.mark.parametrize("head", HEADS.names())
 def test_generation_trains_with_heads(head, tmp_path, cache_dir):
     metrics, objs = _run([*TINY_ACGAN, f"head={head}", "logger=none", "adversarial.lambda_gp=1"], tmp_path / "run", cache_dir)
     assert objs["trainer"].global_step == 6
@@ -61,6 +63,16 @@ def test_resume_continues_step_count(tmp_path, cache_dir):
     assert {"torch", "numpy", "python"} <= set(ckpt["rng_states"])
     assert len(ckpt["optimizer_states"]) == 2 and len(ckpt["lr_schedulers"]) == 2
     assert any(k.startswith("G_ema.") for k in ckpt["state_dict"]) and any(k.startswith("head.") for k in ckpt["state_dict"])
+
+
+def test_data_efficient_run_with_diffaugment(tmp_path, cache_dir):
+    """10 % of each class and DiffAugment on every D input: the documented data-efficient setting trains."""
+    metrics, objs = _run([*TINY, "logger=none", "dataset.train_fraction=0.1", "head=projection",
+                          "model.diffaugment=[color,translation,cutout]"], tmp_path / "run", cache_dir)
+    dm, module = objs["trainer"].datamodule, objs["module"]
+    labels = [int(dm.dataset("train")[i][1]) for i in range(len(dm.dataset("train")))]
+    assert len(labels) < 0.11 * 1797 and sorted(set(labels)) == list(range(10))  # every class kept
+    assert module.augment.policies == ("color", "translation", "cutout") and 0.0 <= metrics["gan_test"] <= 1.0
 
 
 def test_bad_config_fails_before_training(tmp_path, cache_dir):

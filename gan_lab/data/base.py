@@ -7,14 +7,17 @@ Items are ``(image, label)``: float32 (channels, image_size, image_size) in [-1,
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from gan_lab.data.sampling import EpochSampler, FlipByIndex
+from gan_lab.registry import ConfigError
 
 SPLITS = ("train", "val", "test")
 
@@ -50,9 +53,12 @@ class ImageDataModule(pl.LightningDataModule):
     name = "base"
 
     def __init__(self, root: str, image_size: int, batch_size: int = 16, num_workers: int = 0, split_seed: int = 0,
-                 eval_batch_size: int = 64, hflip: bool = False):
+                 eval_batch_size: int = 64, hflip: bool = False, train_fraction: float = 1.0):
         super().__init__()
         self.hflip = bool(hflip)
+        self.train_fraction = float(train_fraction)
+        if not 0.0 < self.train_fraction <= 1.0:
+            raise ConfigError(f"dataset.train_fraction={train_fraction} is invalid; allowed: 0 < train_fraction <= 1")
         self.shuffle_seed = 0  # the run's seed (train.py sets it): the training data order
         self.root = str(root)
         self.image_size = int(image_size)
@@ -70,7 +76,10 @@ class ImageDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self._splits is None:
-            self._splits = self._load()
+            splits = self._load()
+            if self.train_fraction < 1.0:
+                splits["train"] = stratified_subset(splits["train"], self.train_fraction)
+            self._splits = splits
 
     def dataset(self, split: str) -> Dataset:
         if split not in SPLITS:
@@ -108,10 +117,22 @@ class ImageDataModule(pl.LightningDataModule):
                 f"{self.channels}×{self.image_size}×{self.image_size}")
 
 
+def stratified_subset(ds: Dataset, fraction: float) -> Subset:
+    """The first ceil(fraction * n_c) training images of every class c, in the split's order (already
+    shuffled by ``split_seed``): the data-efficient setting, the same images for every run and seed."""
+    labels = [int(ds[i][1]) for i in range(len(ds))]
+    keep, seen, quota = [], {}, {}
+    for c in set(labels):
+        quota[c] = math.ceil(fraction * labels.count(c))
+    for i, c in enumerate(labels):
+        if seen.get(c, 0) < quota[c]:
+            keep.append(i)
+            seen[c] = seen.get(c, 0) + 1
+    return Subset(ds, keep)
+
+
 def check_fractions(val_fraction: float, test_fraction: float | None = None) -> tuple[float, float]:
     """Validated (val, test) fractions of a split: both in (0, 1) with val + test < 1 (test optional)."""
-    from gan_lab.registry import ConfigError
-
     val = float(val_fraction)
     if not 0.0 < val < 1.0:
         raise ConfigError(f"dataset.val_fraction={val_fraction} is invalid; allowed: 0 < val_fraction < 1")
