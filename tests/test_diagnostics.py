@@ -73,7 +73,7 @@ def test_diagnostics_gradients_match_autograd_and_leave_no_trace(task):
     g_input, y_trg = m.sample_targets(x, y)
     with torch.no_grad():
         fake = m.generate(g_input, y_trg)
-    terms, _ = m.discriminator_terms(x, y, fake)
+    terms, _ = m.discriminator_terms(x, y, fake, y_trg)
     w = m.loss_weights()
     (gd,) = torch.autograd.grad(w["d_cls"] * terms["d_cls"], m.D.shared_layer())
     assert scalars["grad/d_cls"] == pytest.approx(float(gd.norm()), rel=1e-4)

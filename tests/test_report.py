@@ -341,6 +341,8 @@ def test_training_curves_average_the_seeds_and_curves_follow_the_selection_split
         append_jsonl(d / "train_metrics.jsonl", {"step": 10, "train/gp": a, "train/d_adv": 0.1})
         append_jsonl(d / "train_metrics.jsonl", {"step": 20, "train/gp": b, "train/d_adv": 0.2})
         append_jsonl(d / "train_metrics.jsonl", {"step": 20, "kind": "diagnostics", "geometry/cos_target_real": 0.5})
+        append_jsonl(d / "train_metrics.jsonl", {"step": 30, "kind": "diagnostics",
+                                                 "geometry/cos_target_real": 0.6 + 0.1 * seed})
     # A final_val record (val split) at the last step: the curve takes it instead of the test-split final.
     append_jsonl(sweep / "0" / "metrics.jsonl", {**_record(30, "final_val", 99.0, 0.75, 0.3, [0.5] * 3), "split": "val"})
     cmp = compare(discover_runs([tmp_path / "outputs"]))
@@ -354,6 +356,12 @@ def test_training_curves_average_the_seeds_and_curves_follow_the_selection_split
     assert fid[30] == (pytest.approx(statistics.mean([99.0, *seeds12_final])), 3)  # seed 0: its val point
     html = render(cmp)
     assert "Critic, gradients and label geometry" in html and ">train/gp<" in html and ">train/d_adv<" in html
+    # beside the scores: each seed's last diagnostics (0.6, 0.7, 0.8), mean ± sample std
+    from gan_lab.report.aggregate import final_geometry
+
+    g = final_geometry(aam, "geometry/cos_target_real")
+    assert g.n == 3 and g.mean == pytest.approx(0.7) and g.std == pytest.approx(0.1)
+    assert "Scores and label geometry" in html and "<td>0.7 ± 0.1</td>" in html
 
 
 def test_keys_only_some_configurations_have_follow_from_the_name():

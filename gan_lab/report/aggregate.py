@@ -219,6 +219,22 @@ TRAINING_CURVES = ("train/gp", "train/d_adv", "train/g_adv", "train/d_cls", "tra
                    "train/g_l1", "train/g_si_mse", "train/g_grad", "train/g_ssim", "train/d_loss")  # + albedo terms
 
 
+# The label geometry shown beside the final scores: the last diagnostics record of every run.
+GEOMETRY_KEYS = ("geometry/emb_norm_real", "geometry/cos_target_real", "geometry/cos_target_fake",
+                 "geometry/intra_angle_real", "geometry/inter_angle_real", "geometry/weight_angle_min",
+                 "critic/wasserstein")
+
+
+def final_geometry(config: Configuration, key: str) -> Stat:
+    """Over the runs (seeds): ``key`` in the last train_metrics.jsonl record that has it."""
+    last = []
+    for run in config.runs:
+        values = [r[key] for r in run.train_records if finite(r.get(key))]
+        if values:
+            last.append(values[-1])
+    return stat(last)
+
+
 def training_curve(config: Configuration, key: str) -> list[tuple[int, float, int, bool]]:
     """(step, mean over seeds, n, False) of a training scalar or diagnostic from train_metrics.jsonl."""
     per_step: dict[int, list[float]] = {}

@@ -18,8 +18,9 @@ from typing import Sequence
 
 from PIL import Image
 
-from gan_lab.report.aggregate import (TRAINING_CURVES, Comparison, Configuration, Stat, best_configurations, curve,
-                                     direction, final_stats, per_class, training_curve)
+from gan_lab.report.aggregate import (GEOMETRY_KEYS, TRAINING_CURVES, Comparison, Configuration, Stat,
+                                     best_configurations, curve, direction, final_geometry, final_stats, per_class,
+                                     training_curve)
 from gan_lab.report.svg import Series, colour, dash, line_chart
 
 MAX_IMAGE_SIDE = 640  # sample grids larger than this are downscaled before embedding
@@ -177,6 +178,27 @@ def training_section(cmp: Comparison) -> str:
             "fixed batch of real images and their translations.</p>")
 
 
+def geometry_section(cmp: Comparison, scores: Sequence[str] = ("gan_test", "gan_train", "fid_clf")) -> str:
+    """Scores and the final label geometry side by side, one row per configuration (mean ± std over seeds)."""
+    keys = [k for k in GEOMETRY_KEYS if any(final_geometry(c, k).n for c in cmp.configs)]
+    scores = [m for m in scores if any(final_stats(c, m).n for c in cmp.configs)]
+    if not keys:
+        return '<p class="empty">No label-geometry diagnostics in these runs (diagnostics.every_n_steps=0?).</p>'
+
+    def cell(s: Stat) -> str:
+        return f"<td>{fmt(s.mean)}" + (f" ± {fmt(s.std, 2)}" if s.n > 1 else "") + "</td>"
+
+    head = ('<tr><th class="cfg">configuration</th>' + "".join(f"<th>{escape(m)}</th>" for m in scores)
+            + "".join(f"<th>{escape(k.partition('/')[2])}</th>" for k in keys) + "</tr>")
+    rows = [f'<tr><td class="cfg">{swatch(c)}{chips(c)}</td>' + "".join(cell(final_stats(c, m)) for m in scores)
+            + "".join(cell(final_geometry(c, k)) for k in keys) + "</tr>" for c in cmp.configs]
+    return ('<div class="scroll"><table>' + head + "".join(rows) + "</table></div>"
+            '<p class="note">Geometry: the last diagnostics of each run (a fixed real batch and its translations): '
+            "norm of φ, cos θ between φ and its class direction for real and generated images, mean angle (°) "
+            "between embeddings of one class and between class means, the smallest angle between two class "
+            "directions, and the critic's real − fake gap.</p>")
+
+
 def heat(v: float) -> str:
     """White (0) to green (1) background for an accuracy."""
     if not math.isfinite(v):
@@ -274,6 +296,7 @@ def render(cmp: Comparison, sources: Sequence[str] = (), title: str = "gan_lab r
         warn = '<div class="warn"><b>Warnings</b><ul>' + "".join(f"<li>{escape(w)}</li>" for w in cmp.warnings) + "</ul></div>"
     body = [f"<h1>{escape(title)}</h1>", f'<p class="sub">{sub}</p>', f"<p>{differ}</p>", warn,
             "<h2>Final metrics</h2>", final_section(cmp),
+            "<h2>Scores and label geometry</h2>", geometry_section(cmp),
             "<h2>Metrics over training</h2>", curves_section(cmp),
             "<h2>Critic, gradients and label geometry</h2>", training_section(cmp),
             "<h2>Per-class accuracy</h2>", per_class_section(cmp),
