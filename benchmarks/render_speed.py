@@ -9,11 +9,14 @@ repetition times every variant once, alternating, so a noisy shared machine slow
 median renders/s per variant is printed. ``--baseline REV`` also loads ``gan_lab/synth`` as it was at
 git revision REV (under another module name, same process) and times it alongside: the speed-up is a
 ratio measured in one run. A per-stage breakdown (textures, primary hits, shading, camera, JPEG) of
-the default path follows, from wrappers around the stage functions.
+the default path follows, from wrappers around the stage functions; the artwork ("textures") is drawn
+on a helper thread overlapped with the rest, so it is listed apart and "other" includes any wait for it.
+``--compare`` also renders ``--n`` samples with both revisions and prints how far apart they are.
 
 On a machine shared with other jobs, wall-clock rates at 2 threads swing by 10x (OpenMP threads wait for
-a descheduled sibling); ``--cpu`` (implies ``--threads 1``) times the CPU time of the rendering thread
-instead, which other jobs barely move: renders/s per busy core.
+a descheduled sibling); ``--cpu`` (implies ``--threads 1``) times the CPU time of the process instead
+(all its threads: the artwork helper thread included), which other jobs barely move: renders/s per busy
+core.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def load_baseline(rev: str):
 
 
 CLOCK = time.perf_counter
+STAGE_CLOCK = time.perf_counter  # --cpu: each stage by the CPU time of the thread that runs it
 
 
 def rate(render, cfg, n: int, size: int, chunk: int, seed: int = 0) -> float:
@@ -69,11 +73,11 @@ def breakdown(render_mod, cfg, n: int, size: int, chunk: int) -> dict[str, float
         saved.append((owner, name, fn))
 
         def wrapped(*a, _fn=fn, _name=name, **k):
-            t0 = CLOCK()
+            t0 = STAGE_CLOCK()
             try:
                 return _fn(*a, **k)
             finally:
-                spent[_name] += CLOCK() - t0
+                spent[_name] += STAGE_CLOCK() - t0
         setattr(owner, name, wrapped)
     try:
         t0 = CLOCK()
@@ -83,8 +87,28 @@ def breakdown(render_mod, cfg, n: int, size: int, chunk: int) -> dict[str, float
     finally:
         for owner, name, fn in saved:
             setattr(owner, name, fn)
-    spent["other"] = spent["total"] - sum(v for k, v in spent.items() if k != "total")
+    spent["textures (helper thread)"] = spent.pop("textures", 0.0)
+    spent["other"] = spent["total"] - sum(v for k, v in spent.items() if k != "total" and "helper" not in k)
     return dict(spent)
+
+
+def compare(base_render, base_config, n: int, size: int) -> None:
+    """Max / mean |new - old| per output map over samples 0..n-1 of seed 0 (8-bit codes for the photo)."""
+    from gan_lab.synth import render
+    from gan_lab.synth.config import RenderConfig
+
+    for batched in (True, False):
+        a = base_render.render_batch(n, 0, size, base_config.RenderConfig(batched=batched))
+        b = render.render_batch(n, 0, size, RenderConfig(batched=batched))
+        print(f"new vs baseline, batched={batched}, {n} renders: params equal: {a.params == b.params}")
+        for f in ("image", "albedo", "mask", "shading", "normals", "specular", "depth"):
+            x, y = getattr(a, f), getattr(b, f)
+            d = (x - y).abs()
+            line = f"  {f:9s} max {d.max():.2e}  mean {d.mean():.2e}"
+            if f in ("image", "albedo"):
+                d8 = ((x * 255).round() - (y * 255).round()).abs()
+                line += f"  8-bit: max {d8.max():.0f} codes, {100 * (d8 > 0).float().mean():.3f} % of values differ"
+            print(line)
 
 
 def main() -> None:
@@ -94,11 +118,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--baseline", default=None, help="git revision to time alongside (same process)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--cpu", action="store_true", help="thread CPU time instead of wall time (1 thread)")
+    ap.add_argument("--cpu", action="store_true", help="process CPU time instead of wall time (1 torch thread)")
+    ap.add_argument("--compare", action="store_true", help="with --baseline: output difference new vs old")
     args = ap.parse_args()
-    global CLOCK
+    global CLOCK, STAGE_CLOCK
     if args.cpu:
-        CLOCK, args.threads = time.thread_time, 1
+        CLOCK, STAGE_CLOCK, args.threads = time.process_time, time.thread_time, 1
     torch.set_num_threads(args.threads)
     from gan_lab.synth import render
     from gan_lab.synth.config import RenderConfig
@@ -117,14 +142,16 @@ def main() -> None:
     for rep in range(args.reps):
         for name, (fn, cfg, chunk) in variants.items():
             results[name].append(rate(fn, cfg, args.n, args.size, chunk, seed=rep))
-    clock = "thread CPU time" if args.cpu else "wall time"
+    clock = "process CPU time" if args.cpu else "wall time"
     print(f"{args.n} renders at {args.size} px, {torch.get_num_threads()} threads, {clock}, median of {args.reps}:")
     for name, r in results.items():
         print(f"  {name:34s} {statistics.median(r):6.1f} renders/s   ({', '.join(f'{x:.1f}' for x in r)})")
     print("stage breakdown of the default path (s per render):")
     b = breakdown(render, RenderConfig(), args.n, args.size, 32)
     for k, v in sorted(b.items(), key=lambda kv: -kv[1]):
-        print(f"  {k:14s} {1000 * v / args.n:6.1f} ms")
+        print(f"  {k:24s} {1000 * v / args.n:6.1f} ms")
+    if args.compare and args.baseline:
+        compare(base_render, base_config, args.n, args.size)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,38 @@ def test_batched_pass_matches_sample_by_sample(batch4):
         assert torch.allclose(getattr(slow, f), getattr(batch4, f), atol=1e-4), f
 
 
+def test_artwork_thread_and_torch_threads_do_not_change_samples():
+    """The artwork is drawn on a helper thread (render._artwork_job): renders made at once from several
+    threads, pipelined over chunks, or with another torch thread count are the same bytes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gan_lab.synth import render, scene
+
+    ref = render_batch(3, seed=5, size=16, indices=[4, 0, 9])
+    with ThreadPoolExecutor(3) as pool:  # concurrent callers share the one artwork thread
+        outs = list(pool.map(lambda _: render_batch(3, seed=5, size=16, indices=[4, 0, 9]), range(3)))
+    n = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2 if n == 1 else 1)
+        outs.append(render_batch(3, seed=5, size=16, indices=[4, 0, 9]))
+    finally:
+        torch.set_num_threads(n)
+    for out in outs:
+        for f in FIELDS:
+            assert torch.equal(getattr(ref, f), getattr(out, f)), f
+        assert out.params == ref.params
+    cfg = RenderConfig()  # the helper's textures are the ones drawn directly
+    for (lab, back, info), i in zip(render._artwork_job(cfg, 5, [4, 0]).result(), [4, 0]):
+        want = scene.textures(5, i, cfg, scene.sample_geometry(5, i, cfg))
+        assert torch.equal(lab, want[0]) and torch.equal(back, want[1]) and info == want[2]
+    slow = RenderConfig(batched=False)  # one pass per sample, the next sample's artwork pipelined
+    pipelined = render_batch(3, seed=5, size=16, config=slow, indices=[4, 0, 9])
+    for j, i in enumerate([4, 0, 9]):
+        alone = render_sample(5, i, size=16, config=slow)
+        for f in FIELDS:
+            assert torch.equal(getattr(alone, f)[0], getattr(pipelined, f)[j]), f
+
+
 def test_large_batches_render_in_chunks():
     from gan_lab.synth import render
 

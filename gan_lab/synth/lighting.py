@@ -196,6 +196,18 @@ def _jitter(j: Tensor, k: int, radius: Tensor, l: Tensor) -> Tensor:
     return g.normalize(l + rad * (cos * e1 + sin * e2))
 
 
+def _cone_meets_sphere(o: Tensor, l: Tensor, sphere: Tensor, half_angle: Tensor) -> Tensor:
+    """Rays from ``o`` (K,3) with directions within ``half_angle`` (K,) of unit ``l`` (K,3) that may meet the
+    spheres ``sphere`` (K,4: centre, radius) ahead: a conservative test (a margin of 1e-3 rad, and an origin
+    inside the sphere always passes), so that dropping the others changes no shadow."""
+    w = sphere[:, :3] - o
+    wl = g.dot(w, w).sqrt()
+    r = sphere[:, 3]
+    seen = torch.asin((r / wl.clamp_min(1e-12)).clamp(max=1.0))  # angular radius of the sphere from o
+    reach = (seen + half_angle + 1e-3).clamp(max=math.pi)
+    return (wl <= r * 1.001) | (g.dot(w, l) >= wl * torch.cos(reach))
+
+
 def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_params: list[dict], geos: list[dict],
           products, shadow_samples: int, subpixel: Tensor, n_sub: int) -> dict[str, Tensor]:
     """Per-ray diffuse irradiance, specular radiance and direct-light luminance with/without shadows.
@@ -245,8 +257,16 @@ def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_param
         passes = -(-shadow_samples // n_sub)
         size = torch.tensor([lt["size"] for lt in lights], device=dev)
         if len(flat):
-            rows, cols = flat // P, flat % P
+            # keep only the rays whose cone (the jittered directions lie within the light's angular radius
+            # of l) can meet their sample's bounding sphere: the others miss the product whatever the jitter
+            rows = flat // P
             o_r, l_r = oi.reshape(-1, 3).index_select(0, flat), l.reshape(-1, 3).index_select(0, flat)
+            cone = _cone_meets_sphere(o_r, l_r, products.spheres(idx).index_select(0, rows), size.index_select(0, rows))
+            keep = cone.nonzero()[:, 0]
+            flat, rows = flat.index_select(0, keep), rows.index_select(0, keep)
+            o_r, l_r = o_r.index_select(0, keep), l_r.index_select(0, keep)
+        if len(flat):
+            cols = flat % P
             far = dist.view(-1).index_select(0, flat)
             point_r, size_r, sample_r = is_point[:, 0][rows], size.index_select(0, rows), idx.index_select(0, rows)
             sub_r = subpixel.index_select(0, cols)

@@ -242,6 +242,14 @@ class Products:
             idx = [i for i, k in enumerate(kinds) if k == kind]
             self.groups.append((kind, torch.tensor(idx, device=device), stack(kind, [params[i] for i in idx], device)))
         self.n = len(kinds)
+        self._spheres = torch.zeros(self.n, 4, device=device)
+        for kind, idx, P in self.groups:
+            centre, radius = bounds(kind, P)
+            self._spheres[idx] = torch.cat([centre[:, 0], radius], -1)
+
+    def spheres(self, samples: Tensor | None = None) -> Tensor:
+        """Bounding spheres (centre xyz, radius) of the products of ``samples`` (default all): (k, 4)."""
+        return self._spheres if samples is None else self._spheres.index_select(0, samples)
 
     def hit(self, o: Tensor, d: Tensor):
         B, Pn = d.shape[:2]

@@ -22,6 +22,8 @@ Outputs (``size`` x ``size``, box-filtered from ``supersample``^2 rays per pixel
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -87,32 +89,41 @@ def render_batch(n: int, seed: int, size: int = 64, config: RenderConfig | None 
     if len(indices) != n or n < 1 or size < 8:
         raise ConfigError(f"render_batch(n={n}, size={size}, indices of length {len(indices)}): need n >= 1, size >= 8, "
                           "and len(indices) == n")
+    dev = torch.device(device)
     if not cfg.batched and n > 1:  # one sample per pass: bit-identical whatever the batch (see RenderConfig)
-        parts = [_render(cfg, seed, [i], size, torch.device(device)) for i in indices]
-        return RenderBatch(**{f: torch.cat([getattr(b, f) for b in parts]) for f in FIELDS},
-                           params=[p for b in parts for p in b.params])
+        return _render_parts(cfg, seed, [[i] for i in indices], size, dev)
     if n > CHUNK:  # bounded memory: (chunk, rays, 3) temporaries
-        parts = [_render(cfg, seed, indices[s:s + CHUNK], size, torch.device(device)) for s in range(0, n, CHUNK)]
-        return RenderBatch(**{f: torch.cat([getattr(b, f) for b in parts]) for f in FIELDS},
-                           params=[p for b in parts for p in b.params])
-    return _render(cfg, seed, indices, size, torch.device(device))
+        return _render_parts(cfg, seed, [indices[s:s + CHUNK] for s in range(0, n, CHUNK)], size, dev)
+    return _render(cfg, seed, indices, size, dev)
+
+
+def _render_parts(cfg: RenderConfig, seed: int, parts: list[list[int]], size: int, dev: torch.device) -> RenderBatch:
+    """Render ``parts`` one pass each, the artwork of the next part drawn while this one is traced."""
+    out, job = [], _artwork_job(cfg, seed, parts[0])
+    for k, part in enumerate(parts):
+        nxt = _artwork_job(cfg, seed, parts[k + 1]) if k + 1 < len(parts) else None
+        out.append(_render(cfg, seed, part, size, dev, job))
+        job = nxt
+    return RenderBatch(**{f: torch.cat([getattr(b, f) for b in out]) for f in FIELDS},
+                       params=[p for b in out for p in b.params])
 
 
 CHUNK = 32  # samples per batched pass
 FIELDS = ("image", "albedo", "mask", "shading", "normals", "specular", "depth")
 
 
-def _render(cfg: RenderConfig, seed: int, indices: list[int], size: int, dev: torch.device) -> RenderBatch:
-    """Render ``indices`` in one batched pass."""
+def _render(cfg: RenderConfig, seed: int, indices: list[int], size: int, dev: torch.device,
+            artwork: Future | None = None) -> RenderBatch:
+    """Render ``indices`` in one batched pass (``artwork``: their textures, already being drawn)."""
     n = len(indices)
     ss = cfg.supersample
     res = size * ss
     geos = [scene.sample_geometry(seed, i, cfg) for i in indices]
     lps = [lighting.sample_lights(seed, i, cfg, geo) for i, geo in zip(indices, geos)]
     cams = [camera.sample_camera(seed, i, cfg) for i in indices]
-    tex = [scene.textures(seed, i, cfg, geo) for i, geo in zip(indices, geos)]
-    label_tex = torch.stack([t[0] for t in tex]).to(dev)
-    back_tex = torch.stack([t[1] for t in tex]).to(dev)
+    # the artwork (PIL, one sample after another) is drawn on a helper thread while this one traces and
+    # shades, which need no texture; each texture depends on its (seed, index) only, never on timing
+    tex_job = artwork if artwork is not None else _artwork_job(cfg, seed, indices)
 
     # --- geometry: primary rays against the product and the backdrop ---
     tanf = torch.tensor([g_["fov_deg"] for g_ in geos], device=dev).deg2rad().mul(0.5).tan()
@@ -130,7 +141,19 @@ def _render(cfg: RenderConfig, seed: int, indices: list[int], size: int, dev: to
     p = d * t[..., None]
     normal = torch.where(is_prod[..., None], n_p, back_n.expand_as(n_p))
 
+    # --- materials and lighting ---
+    mats = torch.tensor([_material(k, lp["specular"]) for k, lp in zip(kinds, lps)], device=dev)  # (B,3,2)
+    per_ray = torch.gather(mats, 1, mat[..., None].expand(-1, -1, 2))
+    ks = torch.where(is_prod, per_ray[..., 0], torch.full_like(t, 0.02))
+    shin = torch.where(is_prod, per_ray[..., 1], torch.full_like(t, 8.0))
+    rr = torch.arange(res, device=dev) % ss
+    subpixel = (rr[:, None] * ss + rr[None, :]).reshape(-1)  # each ray's slot within its pixel
+    light = lighting.shade(p, normal, d, ks, shin, lps, geos, prods, cfg.shadow_samples, subpixel, ss * ss)
+
     # --- albedo (sRGB texture values -> linear) ---
+    tex = tex_job.result()
+    label_tex = torch.stack([t_[0] for t_ in tex]).to(dev)
+    back_tex = torch.stack([t_[1] for t_ in tex]).to(dev)
     lab = F.grid_sample(label_tex, (uv * 2 - 1)[:, None], mode="bilinear", padding_mode="border", align_corners=False)
     half = torch.tensor([geo["backdrop"]["half"] for geo in geos], device=dev).view(-1, 1)
     q = p - back_c
@@ -143,15 +166,6 @@ def _render(cfg: RenderConfig, seed: int, indices: list[int], size: int, dev: to
     albedo = torch.where(is_prod[..., None], albedo, bg)
     albedo_lin = lighting.srgb_to_linear(albedo)
     mask = (is_prod & (mat == products.LABEL)).float()
-
-    # --- materials and lighting ---
-    mats = torch.tensor([_material(k, lp["specular"]) for k, lp in zip(kinds, lps)], device=dev)  # (B,3,2)
-    per_ray = torch.gather(mats, 1, mat[..., None].expand(-1, -1, 2))
-    ks = torch.where(is_prod, per_ray[..., 0], torch.full_like(t, 0.02))
-    shin = torch.where(is_prod, per_ray[..., 1], torch.full_like(t, 8.0))
-    rr = torch.arange(res, device=dev) % ss
-    subpixel = (rr[:, None] * ss + rr[None, :]).reshape(-1)  # each ray's slot within its pixel
-    light = lighting.shade(p, normal, d, ks, shin, lps, geos, prods, cfg.shadow_samples, subpixel, ss * ss)
 
     # --- box filter to pixels ---
     A = _pool(albedo_lin, res, ss)
@@ -198,6 +212,25 @@ def _render(cfg: RenderConfig, seed: int, indices: list[int], size: int, dev: to
     return RenderBatch(image=image.float().contiguous(), albedo=albedo_out.contiguous(), mask=msk.contiguous(),
                        shading=shading.contiguous(), normals=nrm.contiguous(), specular=specular.contiguous(),
                        depth=depth.contiguous(), params=params)
+
+
+def _textures(cfg: RenderConfig, seed: int, indices: list[int]) -> list:
+    return [scene.textures(seed, i, cfg, scene.sample_geometry(seed, i, cfg)) for i in indices]
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _artwork_job(cfg: RenderConfig, seed: int, indices: list[int]) -> Future:
+    """The textures of ``indices`` (label, backdrop, label params per sample), drawn on a helper thread.
+
+    PIL holds the GIL for most drawing but torch's kernels release it, so the artwork of a chunk costs
+    little wall time beside its tracing and shading. One thread per process (keyed by pid: a forked child,
+    e.g. a DataLoader worker, starts its own), and a sample's textures depend on (seed, index) only."""
+    pool = _POOLS.get(os.getpid())
+    if pool is None:
+        pool = _POOLS[os.getpid()] = ThreadPoolExecutor(1, thread_name_prefix="synth-artwork")
+    return pool.submit(_textures, cfg, seed, list(indices))
 
 
 def scene_seed(seed: int, index: int) -> int:
