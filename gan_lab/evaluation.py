@@ -43,7 +43,8 @@ class Evaluator:
         self.cfg = dict(eval_cfg)
         self.clf_cfg = dict(self.cfg["classifier"])
         self.cache_dir = cache_dir
-        self.data_key = dict(data_key)
+        # the judge learns from the whole training split: train_fraction (GAN training data) is not in its key
+        self.data_key = {k: v for k, v in dict(data_key).items() if k != "train_fraction"}
         self._classifier = None
         self._real: dict[str, tuple[Tensor, Tensor]] = {}
         self._backbones: dict = {}  # kept across evaluations: real-set features are computed once
@@ -73,7 +74,7 @@ class Evaluator:
         """(model, real test accuracy): trained once per data/config/seed, then loaded from the cache."""
         if self._classifier is None:
             self._classifier = reference_classifier(
-                self.dm.dataset("train"), self.dm.dataset("test"), cache_dir=self.cache_dir,
+                self.dm.reference_train(), self.dm.dataset("test"), cache_dir=self.cache_dir,
                 key_info={"data": self.data_key, "classifier": self.clf_cfg}, **self._train_kwargs(),
             )
         return self._classifier
@@ -110,7 +111,7 @@ class Evaluator:
                 fake_sources=fake.get("fake_sources"), real_images=real_x, real_labels=real_y,
                 num_classes=self.dm.num_classes, classifier=model, classifier_test_accuracy=test_acc,
                 train_classifier_fn=self.train_classifier_fn(),
-                real_train=self.dm.dataset("train"), real_test=self.dm.dataset("test"), seed=seed,
+                real_train=self.dm.reference_train(), real_test=self.dm.dataset("test"), seed=seed,
                 backbones=self._backbones, feature_cache=self._feature_cache,
                 inception_weights=self.cfg.get("inception_weights"),
                 inception_resize=self.cfg.get("inception_resize", "legacy"), progress=progress,

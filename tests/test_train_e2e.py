@@ -72,6 +72,17 @@ def test_data_efficient_run_with_diffaugment(tmp_path, cache_dir):
     dm, module = objs["trainer"].datamodule, objs["module"]
     labels = [int(dm.dataset("train")[i][1]) for i in range(len(dm.dataset("train")))]
     assert len(labels) < 0.11 * 1797 and sorted(set(labels)) == list(range(10))  # every class kept
+    # the judge (reference classifier) learns from the whole training split, cached under the same key
+    assert len(dm.reference_train()) > 5 * len(labels)
+    from omegaconf import OmegaConf
+
+    from gan_lab.data import build_datamodule
+    from gan_lab.evaluation import Evaluator
+
+    full = compose([*TINY, "logger=none"], tmp_path / "full", cache_dir)  # the same judge as a full-data run
+    full_dm = build_datamodule(full.dataset)
+    judge = Evaluator(full_dm, OmegaConf.to_container(full.eval), cache_dir, OmegaConf.to_container(full.dataset))
+    assert judge.classifier()[1] == metrics["classifier_test_accuracy"]
     assert module.augment.policies == ("color", "translation", "cutout") and 0.0 <= metrics["gan_test"] <= 1.0
 
 

@@ -77,9 +77,16 @@ class ImageDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self._splits is None:
             splits = self._load()
+            self._full_train = splits["train"]
             if self.train_fraction < 1.0:
                 splits["train"] = stratified_subset(splits["train"], self.train_fraction)
             self._splits = splits
+
+    def reference_train(self) -> Dataset:
+        """The whole training split, whatever ``train_fraction``: what the evaluation's judge (the reference
+        classifier, aug_gain's real-only baseline) learns from, so data-efficient runs are judged alike."""
+        self.setup()
+        return self._full_train
 
     def dataset(self, split: str) -> Dataset:
         if split not in SPLITS:
