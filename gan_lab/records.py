@@ -1,7 +1,9 @@
 """The run records: ``metrics.jsonl`` (one object per evaluation) and ``train_metrics.jsonl`` (training
 scalars and diagnostics), both strict JSON, one object per line, appended as the run goes.
 
-Written by the training callbacks, read by sweeps and ``gan-lab compare``. A resumed run first drops the
+Written by the training callbacks (``append_jsonl``), read back by training (the final numbers), sweeps
+(is a job done? its objective) and ``gan-lab compare`` through ``load_records`` / ``final_record`` /
+``selection_record``; which keys are bookkeeping rather than metrics is decided here (``is_bookkeeping``). A resumed run first drops the
 records past its checkpoint's step (they are recomputed identically); the dropped lines are kept in
 ``<name>.discarded.jsonl`` beside the file, so nothing written is ever lost.
 """
@@ -55,3 +57,64 @@ def drop_after(path: Path, step: int) -> int:
         tmp.write_text("".join(line + "\n" for line in keep))
         os.replace(tmp, path)
     return len(drop)
+
+
+# Bookkeeping in each record, not metrics (KID's *_std is over KID subsets, not seeds: left out; n_* are counts).
+BOOKKEEPING = {"step", "kind", "split", "n_fake", "n_real", "eval_seed", "eval_seconds", "per_class_accuracy"}
+BOOKKEEPING_SUFFIXES = ("_std", "_classes", "_pairs")
+
+
+def is_bookkeeping(key: str) -> bool:
+    """Counts, timings, seeds and spreads recorded beside the metrics (not ranked, no best value)."""
+    base = key.rpartition("/")[2]
+    return base in BOOKKEEPING or base.startswith("n_") or base.endswith(BOOKKEEPING_SUFFIXES)
+
+
+def _number(v):
+    """JSON null stands for NaN (strict JSON cannot hold NaN)."""
+    return float("nan") if v is None else v
+
+
+def load_records(path: Path, warnings: list[str] | None = None) -> list[dict]:
+    """Every record of a ``*.jsonl`` file with a ``step``, nulls read back as NaN; a line that cannot be read
+    (the last line of a killed run) or is not a record is skipped with a note in ``warnings``."""
+    warnings = [] if warnings is None else warnings
+    path = Path(path)
+    records = []
+    if not path.is_file():
+        return records
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            warnings.append(f"{path}:{i}: unreadable line skipped ({e.msg})")
+            continue
+        if not isinstance(rec, dict) or "step" not in rec:
+            warnings.append(f"{path}:{i}: not an evaluation record (no 'step'), skipped")
+            continue
+        records.append({k: _number(v) if k != "per_class_accuracy" else [_number(x) for x in v or []]
+                        for k, v in rec.items()})
+    return records
+
+
+def last_record(run_dir: Path, *kinds: str) -> dict | None:
+    """The last record of the first of ``kinds`` present in <run_dir>/metrics.jsonl (None if none)."""
+    records = load_records(Path(run_dir) / "metrics.jsonl")
+    for kind in kinds:
+        chosen = [r for r in records if r.get("kind") == kind]
+        if chosen:
+            return chosen[-1]
+    return None
+
+
+def final_record(run_dir: Path) -> dict | None:
+    """The last ``"kind": "final"`` evaluation (None if the run never finished)."""
+    return last_record(run_dir, "final")
+
+
+def selection_record(run_dir: Path) -> dict | None:
+    """The record model selection reads: the last ``"kind": "final_val"`` evaluation (the cheap metrics on
+    ``eval.select_split`` at the end of training), else the final one (a run without a selection split)."""
+    return last_record(run_dir, "final_val", "final")

@@ -24,7 +24,8 @@ from gan_lab.launch.rank import is_rank_zero
 from gan_lab.launch.slurm import cluster_plugins
 from gan_lab.registry import ConfigError
 from gan_lab.summary import format_summary
-from gan_lab.sweep.jobs import final_record, is_finished, preflight, selection_record
+from gan_lab.records import final_record, selection_record
+from gan_lab.sweep.jobs import is_finished, preflight
 
 log = logging.getLogger("gan_lab")
 

@@ -49,7 +49,7 @@ def _eval(ckpt, tmp_path, name, *extra):
 
 def test_eval_json_has_every_number_backbone_counts_and_seed(ckpt, tmp_path):
     result, saved = _eval(ckpt, tmp_path, "a", "seed=0")
-    from gan_lab.callbacks.evaluation import strict_json
+    from gan_lab.records import strict_json
 
     assert saved == json.loads(json.dumps(strict_json(result)))  # the file holds what run() returned
     for key in ("fid_clf", "kid_clf", "kid_clf_std", "gan_test", "gan_train", "accuracy_score", "confidence_score",

@@ -14,7 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from gan_lab.callbacks.evaluation import PeriodicEvaluation, append_jsonl, strict_json, summary_direction
+from gan_lab.callbacks.evaluation import PeriodicEvaluation, summary_direction
+from gan_lab.records import append_jsonl, strict_json
 
 
 BACKBONE = "eval-classifier:0123456789abcdef"

@@ -37,7 +37,7 @@ def test_every_metric_declares_its_keys_with_direction_summary_and_report_place(
 def test_recorded_keys_are_all_declared(tmp_path, cache_dir):
     """A real final evaluation records only declared keys, provenance strings and bookkeeping."""
     from conftest import TINY, compose
-    from gan_lab.report.aggregate import is_bookkeeping
+    from gan_lab.records import is_bookkeeping
     from gan_lab.train import train
 
     metrics, _ = train(compose([*TINY, "logger=none", "eval.final_metrics=[fid_clf,kid_clf,intra_fid_clf,gan_test,"

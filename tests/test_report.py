@@ -23,7 +23,7 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from gan_lab.callbacks.evaluation import append_jsonl
+from gan_lab.records import append_jsonl
 from gan_lab.imaging import make_grid, save_image
 from gan_lab.report.aggregate import (best_configurations, compare, curve, direction, final_stats, per_class)
 from gan_lab.report.html import render, write_html

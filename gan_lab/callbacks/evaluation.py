@@ -23,12 +23,12 @@ from typing import Iterator, Sequence
 import pytorch_lightning as pl
 import torch
 
-from gan_lab.records import append_jsonl, drop_after, strict_json  # noqa: F401 (strict_json: re-exported)
+from gan_lab.records import append_jsonl, drop_after, is_bookkeeping
 
 
 def summary_direction(name: str) -> str | None:
     """"min" / "max" for W&B's summary of a metric, None for bookkeeping and reference numbers."""
-    from gan_lab.report.aggregate import direction, is_bookkeeping
+    from gan_lab.metrics.keys import direction
 
     return None if is_bookkeeping(name) else direction(name)
 

@@ -43,3 +43,10 @@ def load_all() -> dict[str, KeyInfo]:
     import gan_lab.metrics.suite  # noqa: F401 - registers the conditional-GAN metrics
 
     return KEYS
+
+
+def direction(metric: str) -> str | None:
+    """"min", "max" or None (undeclared, or a reference number: not ranked); a "group/" prefix is ignored
+    (albedo runs record "<tag>/psnr" beside "psnr")."""
+    info = load_all().get(metric.rpartition("/")[2])
+    return info.direction if info is not None else None

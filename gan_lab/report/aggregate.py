@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from gan_lab.metrics.keys import direction
+from gan_lab.records import is_bookkeeping
 from gan_lab.report.runs import Run, finite
 
 
@@ -33,27 +35,11 @@ def reference_metrics() -> list[str]:
     return [k for k, info in _keys().items() if info.direction is None]
 
 
-# Bookkeeping in each record, not metrics (KID's *_std is over KID subsets, not seeds: left out; n_* are counts).
-BOOKKEEPING = {"step", "kind", "split", "n_fake", "n_real", "eval_seed", "eval_seconds", "per_class_accuracy"}
-BOOKKEEPING_SUFFIXES = ("_std", "_classes", "_pairs")
 # Config keys (or key prefixes) that never make two runs different configurations: the seed, where things
 # live (dataset.root resolves from paths.data_dir, which differs between machines), logging and resuming.
 IGNORED_KEYS = ("seed", "run_name", "ckpt_path", "paths", "dataset.root", "logger", "hydra", "optimized_metric",
                 "trainer.enable_progress_bar", "trainer.log_every_n_steps")
 LABEL_FALLBACK_KEYS = ("model.name", "head.name", "dataset.name")
-
-
-def is_bookkeeping(key: str) -> bool:
-    """Counts, timings, seeds and spreads recorded beside the metrics (not ranked, no best value)."""
-    base = key.rpartition("/")[2]
-    return base in BOOKKEEPING or base.startswith("n_") or base.endswith(BOOKKEEPING_SUFFIXES)
-
-
-def direction(metric: str) -> str | None:
-    """"min", "max" or None (undeclared, or a reference number: not ranked); a "group/" prefix is ignored
-    (albedo runs record "<tag>/psnr" beside "psnr")."""
-    info = _keys().get(metric.rpartition("/")[2])
-    return info.direction if info is not None else None
 
 
 def _ignored(key: str, ignore: Sequence[str]) -> bool:

@@ -19,6 +19,8 @@ from typing import Iterable
 
 from omegaconf import OmegaConf
 
+from gan_lab.records import load_records
+
 from gan_lab.registry import ConfigError
 
 CONFIG_FILE = Path(".hydra") / "config.yaml"
@@ -97,31 +99,6 @@ def flatten_config(cfg) -> dict[str, object]:
     return out
 
 
-def _number(v):
-    """JSON null stands for NaN (some writers cannot emit NaN)."""
-    return float("nan") if v is None else v
-
-
-def load_metrics(path: Path, warnings: list[str]) -> list[dict]:
-    records = []
-    if not path.is_file():
-        return records
-    for i, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:  # e.g. the last line of a killed run
-            warnings.append(f"{path}:{i}: unreadable line skipped ({e.msg})")
-            continue
-        if not isinstance(rec, dict) or "step" not in rec:
-            warnings.append(f"{path}:{i}: not an evaluation record (no 'step'), skipped")
-            continue
-        records.append({k: _number(v) if k != "per_class_accuracy" else [_number(x) for x in v or []]
-                        for k, v in rec.items()})
-    return records
-
-
 def find_samples(run_dir: Path) -> list[tuple[int, Path]]:
     d = run_dir / "samples"
     if not d.is_dir():
@@ -135,8 +112,8 @@ def load_run(run_dir: str | Path) -> Run:
     warnings: list[str] = []
     cfg = OmegaConf.load(run_dir / CONFIG_FILE)
     run = Run(path=run_dir, config=flatten_config(cfg), warnings=warnings)
-    run.records = load_metrics(run_dir / "metrics.jsonl", warnings)
-    run.train_records = load_metrics(run_dir / "train_metrics.jsonl", warnings)
+    run.records = load_records(run_dir / "metrics.jsonl", warnings)
+    run.train_records = load_records(run_dir / "train_metrics.jsonl", warnings)
     run.samples = find_samples(run_dir)
     if not run.records:
         warnings.append(f"{run_dir}: no evaluations recorded (metrics.jsonl missing or empty)")

@@ -14,34 +14,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from gan_lab.records import final_record
 from gan_lab.registry import ConfigError
 
 JOB_FILE = "sweep_job.json"
 # Overrides that may change between a sweep and its resumption without changing what a job computes.
 _KEY_IGNORED = ("ckpt_path=", "hydra.", "hydra/", "paths.", "logger", "+logger", "trainer.enable_progress_bar=")
-
-
-def _last_record(run_dir: Path, *kinds: str) -> dict | None:
-    """The last record of the first of ``kinds`` present in <run_dir>/metrics.jsonl (None if none)."""
-    from gan_lab.report.runs import load_metrics  # skips a line cut short by a kill
-
-    records = load_metrics(Path(run_dir) / "metrics.jsonl", [])
-    for kind in kinds:
-        chosen = [r for r in records if r.get("kind") == kind]
-        if chosen:
-            return chosen[-1]
-    return None
-
-
-def final_record(run_dir: Path) -> dict | None:
-    """The last ``"kind": "final"`` evaluation (None if the run never finished)."""
-    return _last_record(run_dir, "final")
-
-
-def selection_record(run_dir: Path) -> dict | None:
-    """The record model selection reads: the last ``"kind": "final_val"`` evaluation (the cheap metrics on
-    ``eval.select_split`` at the end of training), else the final one (a run without a selection split)."""
-    return _last_record(run_dir, "final_val", "final")
 
 
 def is_finished(cfg: DictConfig, run_dir: Path) -> dict | None:

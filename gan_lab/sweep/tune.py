@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.registry import ConfigError
 from gan_lab.report.runs import finite
-from gan_lab.sweep.jobs import selection_record
+from gan_lab.records import selection_record
 
 DEFAULT_SEARCH = "margin_optuna"
 
