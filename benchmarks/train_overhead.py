@@ -18,9 +18,10 @@ block holds the same number of generator steps). The arms:
   cycle reconstruction), Adam, linear LR decay, the EMA generator, a ``.item()`` log every
   ``trainer.log_every_n_steps`` iterations, the discriminator frozen during the generator step.
 
-Prints the seconds per iteration of each arm (median and range over repeats), the ratio gan_lab / plain
-(median of the per-repeat ratios; the number that matters on a shared machine) and, from one extra repeat
-of each arm with timers around every part, where the time goes.
+Prints the seconds per iteration of each arm (median and range over repeats), in wall time and in this
+process's CPU time (with ``--threads 1`` the CPU time leaves out the time other jobs hold the core: the
+steadier figure on a shared machine), the ratio gan_lab / plain (the number that matters: absolute times
+drift) and, from one extra repeat of each arm with a timer around every part, where the time goes.
 """
 
 from __future__ import annotations
@@ -92,16 +93,22 @@ def compose(args, out_dir: str):
         return hydra_compose("train", overrides=overrides)
 
 
+def clocks() -> tuple[float, float]:
+    """(wall, CPU time of this process). With one thread, CPU time leaves out the time other jobs on a shared
+    machine hold the core, so it is the steadier measure there; both are reported."""
+    return time.perf_counter(), time.process_time()
+
+
 class IterationClock(pl.Callback):
-    """Wall time from the end of iteration ``start`` to the end of the last iteration."""
+    """Wall and CPU time from the end of iteration ``start`` to the end of the last iteration."""
 
     def __init__(self, start: int):
         self.start, self.t0, self.t1 = start, None, None
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         if trainer.global_step == self.start:
-            self.t0 = time.perf_counter()
-        self.t1 = time.perf_counter()
+            self.t0 = clocks()
+        self.t1 = clocks()
 
 
 def lightning_run(cfg, dm, warmup: int, iters: int, timers=None) -> float:
@@ -129,7 +136,7 @@ def lightning_run(cfg, dm, warmup: int, iters: int, timers=None) -> float:
     trainer = pl.Trainer(**trainer_cfg, callbacks=callbacks, logger=False, default_root_dir=str(run_dir),
                          enable_checkpointing=False)
     trainer.fit(module, datamodule=dm)
-    return (clock.t1 - clock.t0) / iters
+    return tuple((b - a) / iters for a, b in zip(clock.t0, clock.t1))
 
 
 def plain_run(cfg, dm, warmup: int, iters: int, timers=None) -> float:
@@ -212,12 +219,12 @@ def plain_run(cfg, dm, warmup: int, iters: int, timers=None) -> float:
                 _ = {"d_loss": d_loss.item(), "gp": gp.item()}
         if step == warmup:
             t.total.clear()  # the breakdown counts the timed iterations only
-            t0 = time.perf_counter()
-    return (time.perf_counter() - t0) / iters
+            t0 = clocks()
+    return tuple((b - a) / iters for a, b in zip(t0, clocks()))
 
 
 class Timers:
-    """Exclusive wall time per named part (nested parts are subtracted from their parent)."""
+    """Exclusive CPU time per named part (nested parts are subtracted from their parent)."""
 
     def __init__(self):
         self.total: dict[str, float] = defaultdict(float)
@@ -225,12 +232,12 @@ class Timers:
 
     @contextmanager
     def __call__(self, name: str):
-        self._stack.append([name, time.perf_counter(), 0.0])
+        self._stack.append([name, time.process_time(), 0.0])
         try:
             yield
         finally:
             _, t0, child = self._stack.pop()
-            dt = time.perf_counter() - t0
+            dt = time.process_time() - t0
             self.total[name] += dt - child
             if self._stack:
                 self._stack[-1][2] += dt
@@ -270,7 +277,7 @@ class Timers:
                 self.start = start
 
             def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-                now = time.perf_counter()
+                now = time.process_time()
                 if trainer.global_step == self.start:  # the breakdown counts the timed iterations only
                     timers.total.clear()
                 elif trainer.global_step > self.start:
@@ -332,24 +339,28 @@ def main(argv=None) -> None:
               f"batch {args.batch}, n_critic {args.n_critic}, {args.classes} classes, {args.precision}, channels_last "
               f"{args.channels_last}; warm-up {args.warmup}, {iters} timed iterations x {args.repeats} repeats",
               flush=True)
-        lit, plain = [], []
+        runs = {"gan_lab": [], "plain": []}  # per repeat: (wall, cpu) seconds per iteration
         for r in range(args.repeats):
-            lit.append(lightning_run(cfg, dm, args.warmup, iters))
-            plain.append(plain_run(cfg, dm, args.warmup, iters))
-            print(f"repeat {r}: gan_lab {lit[-1]:.4f} s/it, plain {plain[-1]:.4f} s/it, "
-                  f"ratio {lit[-1] / plain[-1]:.3f}", flush=True)
-        ratios = [a / b for a, b in zip(lit, plain)]
-        print(f"gan_lab: {spread(lit)} per iteration\nplain:   {spread(plain)} per iteration")
-        print(f"ratio gan_lab / plain: {statistics.median(ratios):.3f} (per-repeat min {min(ratios):.3f}, "
-              f"max {max(ratios):.3f}); ratio of medians {statistics.median(lit) / statistics.median(plain):.3f}")
+            runs["gan_lab"].append(lightning_run(cfg, dm, args.warmup, iters))
+            runs["plain"].append(plain_run(cfg, dm, args.warmup, iters))
+            (lw, lc), (pw, pc) = runs["gan_lab"][-1], runs["plain"][-1]
+            print(f"repeat {r}: wall gan_lab {lw:.4f} plain {pw:.4f} s/it (ratio {lw / pw:.3f}); "
+                  f"CPU gan_lab {lc:.4f} plain {pc:.4f} s/it (ratio {lc / pc:.3f})", flush=True)
+        for i, clock in enumerate(("wall", "CPU")):
+            lit, plain = [t[i] for t in runs["gan_lab"]], [t[i] for t in runs["plain"]]
+            ratios = [a / b for a, b in zip(lit, plain)]
+            print(f"{clock:4s} gan_lab {spread(lit)}; plain {spread(plain)} per iteration")
+            print(f"{clock:4s} ratio gan_lab / plain: median of per-repeat ratios {statistics.median(ratios):.3f} "
+                  f"(min {min(ratios):.3f}, max {max(ratios):.3f}); ratio of medians "
+                  f"{statistics.median(lit) / statistics.median(plain):.3f}; ratio of minima {min(lit) / min(plain):.3f}")
         if args.no_breakdown:
             return
         tl, tp = Timers(), Timers()
-        sl = lightning_run(cfg, dm, args.warmup, iters, timers=tl)
-        sp = plain_run(cfg, dm, args.warmup, iters, timers=tp)
+        sl = lightning_run(cfg, dm, args.warmup, iters, timers=tl)[1]
+        sp = plain_run(cfg, dm, args.warmup, iters, timers=tp)[1]
         n_l = n_p = iters
-        print(f"\nbreakdown (one more repeat of each arm with a timer around every part; ms per timed iteration; "
-              f"gan_lab {sl:.4f} s/it, plain {sp:.4f} s/it in this repeat):")
+        print(f"\nbreakdown (one more repeat of each arm with a timer around every part; CPU ms per timed "
+              f"iteration; gan_lab {sl:.4f} s/it, plain {sp:.4f} s/it CPU in this repeat):")
         print(f"{'part':48s} {'gan_lab':>9s} {'plain':>9s} {'diff':>9s}")
         for name in dict.fromkeys([*tp.total, *tl.total]):
             a, b = 1e3 * tl.total.get(name, 0.0) / n_l, 1e3 * tp.total.get(name, 0.0) / n_p
