@@ -67,8 +67,10 @@ class Evaluator:
         )
 
     def prepare(self) -> None:
-        """Before training: train or load the reference classifier (cached), so the bar starts after it."""
-        self.classifier()
+        """Before training: train or load the reference classifier (cached), so the bar starts after it;
+        nothing when neither ``eval.metrics`` nor ``eval.final_metrics`` asks for a metric."""
+        if self.cfg.get("metrics") or self.cfg.get("final_metrics"):
+            self.classifier()
 
     def classifier(self):
         """(model, real test accuracy): trained once per data/config/seed, then loaded from the cache."""
@@ -92,6 +94,8 @@ class Evaluator:
         evaluation takes more than 2 s, and is cleared when it ends.
         """
         names = list(dict.fromkeys(metrics))
+        if not names:  # nothing to measure: no classifier, no generated images (e.g. eval.final_metrics=[])
+            return {"n_fake": 0, "eval_seed": seed}
         self._check(names)
         model, test_acc = self.classifier()
         model.to(getattr(module, "device", None) or "cpu")  # judge on the GPU when the module is on one

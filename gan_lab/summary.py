@@ -23,7 +23,7 @@ def format_summary(run_dir: Path, metrics: dict, loggers=()) -> str:
         d = getattr(exp, "dir", None)
         if d:
             lines.append(f"  W&B run                  {Path(d).parent}  (upload: wandb sync {Path(d).parent})")
-    if metrics:
+    if metrics and metrics.get("n_fake"):
         lines.append(f"Final evaluation at step {metrics.get('step')} on {metrics.get('n_fake')} generated images:")
         for key, label in summary_keys():
             if isinstance(metrics.get(key), (int, float)):

@@ -156,3 +156,51 @@ def test_each_optimiser_moves_only_its_nets(task):
     g_ids = {id(p) for g in opt_g.param_groups for p in g["params"]}
     assert g_ids == {id(p) for p in m.G.parameters()}
     assert d_ids == {id(p) for p in list(m.D.parameters()) + list(m.head.parameters())}
+
+
+class _Recorder:
+    """A logger keeping every ``log_metrics`` call as (step, {key: float})."""
+
+    def __new__(cls):
+        from pytorch_lightning.loggers import Logger
+
+        class Recorder(Logger):
+            name, version = "recorder", 0
+            records: list
+
+            def log_metrics(self, metrics, step=None):
+                self.records.append((step, {k: float(v) for k, v in metrics.items()}))
+
+            def log_hyperparams(self, *args, **kwargs):
+                pass
+
+        rec = Recorder()
+        rec.records = []
+        return rec
+
+
+def _logged(every_step: bool, n_critic: int = 2, log_every: int = 3, steps: int = 8):
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    m = build("translation", head="softmax")
+    m.n_critic = n_critic
+    if every_step:  # the former behaviour: train/* handed to Lightning at every iteration
+        m._is_log_step = lambda: True
+    rec = _Recorder()
+    x, y = batch(8)
+    trainer = pl.Trainer(max_steps=steps, logger=rec, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, log_every_n_steps=log_every, accelerator="cpu")
+    torch.manual_seed(0)
+    trainer.fit(m, DataLoader(TensorDataset(x.repeat(8, 1, 1, 1), y.repeat(8)), batch_size=8))
+    return [(step, {k: v for k, v in d.items() if k.startswith("train/")}) for step, d in rec.records]
+
+
+def test_logging_only_on_written_steps_writes_the_same_values():
+    """train/* reach Lightning only on the iterations its loggers write; what they write is unchanged (the
+    latest value of every key, the generator's terms from its latest step included)."""
+    every, fewer = _logged(every_step=True), _logged(every_step=False)
+    assert [s for s, _ in fewer] == [s for s, _ in every] and len(fewer) >= 2
+    for (_, a), (_, b) in zip(every, fewer):
+        assert a.keys() == b.keys() and "train/g_loss" in b and "train/d_acc_real" in b
+        assert b == pytest.approx(a, rel=1e-6)

@@ -175,8 +175,9 @@ class ConditionalGANModule(GANModule):
         d_loss = self.weighted_sum(terms)
         logs = {**terms, "d_loss": d_loss}
         self._optimise(opt_d, d_loss, logs)
-        with torch.no_grad():
-            logs["d_acc_real"] = (self.head.logits(out["emb_real"].detach()).argmax(1) == y).float().mean()
+        if self._is_record_step():  # only reported: a step never recorded skips it (the generator's is kept
+            with torch.no_grad():   # every step, since the loggers write its latest value)
+                logs["d_acc_real"] = (self.head.logits(out["emb_real"].detach()).argmax(1) == y).float().mean()
 
         # Generator update every n_critic iterations: its outputs should be classified as the target.
         if self.global_step % self.n_critic == 0:

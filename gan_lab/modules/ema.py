@@ -37,7 +37,9 @@ def ema_decay(decay: float, step: int, start_step: int) -> float:
 def update_ema(ema: nn.Module, net: nn.Module, decay: float, step: int, start_step: int) -> None:
     """ema <- d*ema + (1-d)*net with d = ema_decay(decay, step, start_step)."""
     d = ema_decay(decay, step, start_step)
-    for p_ema, p in zip(ema.parameters(), net.parameters()):
-        p_ema.lerp_(p.detach().to(p_ema.dtype), 1.0 - d)
+    ema_params = list(ema.parameters())
+    params = [p.detach().to(e.dtype) for e, p in zip(ema_params, net.parameters())]
+    if ema_params:
+        torch._foreach_lerp_(ema_params, params, 1.0 - d)  # one fused call, not one kernel launch per tensor
     for b_ema, b in zip(ema.buffers(), net.buffers()):
         b_ema.copy_(b)
