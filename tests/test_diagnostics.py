@@ -101,18 +101,12 @@ def test_training_writes_train_metrics_and_diagnostics_even_without_a_logger(tmp
 
 def test_diagnostics_reach_a_real_offline_wandb_run(tmp_path, monkeypatch):
     """Scalars, the class-weight heat map and the cos θ histograms are in the W&B run file."""
-    import glob
     import time
     from types import SimpleNamespace
 
-    pytest.importorskip("wandb")
-    from pytorch_lightning.loggers import WandbLogger
-
     from gan_lab.callbacks.diagnostics import Diagnostics
 
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    logger = WandbLogger(project="gan_lab_test", save_dir=str(tmp_path), mode="offline")
+    logger = _offline_wandb(tmp_path, monkeypatch)
     m = build("translation", "softmax")
     x, y = batch(16)
     dm = SimpleNamespace(dataset=lambda split: list(zip(x, y)))  # the datamodule contract: dataset(split)
@@ -124,11 +118,7 @@ def test_diagnostics_reach_a_real_offline_wandb_run(tmp_path, monkeypatch):
     line = json.loads((tmp_path / "run" / "train_metrics.jsonl").read_text())
     assert line["step"] == 7 and line["kind"] == "diagnostics" and line["grad/d_cls"] == got["grad/d_cls"]
     deadline = time.time() + 60  # the W&B service may still be writing the file after finish()
-    files = []
-    while not files and time.time() < deadline:
-        files = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "run-*.wandb"))
-        time.sleep(0.2)
-    (wandb_file,) = files
+    (wandb_file,) = _wait_for(str(tmp_path / "wandb" / "offline-run-*" / "run-*.wandb"))
     while b"geometry/cos_target_fake_hist" not in open(wandb_file, "rb").read() and time.time() < deadline:
         time.sleep(0.5)
     raw = open(wandb_file, "rb").read()
@@ -138,20 +128,13 @@ def test_diagnostics_reach_a_real_offline_wandb_run(tmp_path, monkeypatch):
 
 def test_sample_grids_reach_a_real_offline_wandb_run(tmp_path, monkeypatch):
     """The sample grid is written as samples/step_XXXXXX.png and logged as the W&B image ``samples``."""
-    import glob
-    import time
     from types import SimpleNamespace
 
     from PIL import Image
 
-    pytest.importorskip("wandb")
-    from pytorch_lightning.loggers import WandbLogger
-
     from gan_lab.callbacks.samples import SampleGrids
 
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    logger = WandbLogger(project="gan_lab_test", save_dir=str(tmp_path), mode="offline")
+    logger = _offline_wandb(tmp_path, monkeypatch)
     m = build("translation", "softmax")
     x, y = batch(8)
     dm = SimpleNamespace(dataset=lambda split: list(zip(x, y)))
@@ -163,11 +146,29 @@ def test_sample_grids_reach_a_real_offline_wandb_run(tmp_path, monkeypatch):
         logger.experiment.finish()
     png = tmp_path / "samples" / "step_000005.png"
     assert cb.last_path == png and Image.open(png).size[0] > 0
-    deadline = time.time() + 60
-    media = []
-    while not media and time.time() < deadline:  # the W&B service may still be writing after finish()
-        media = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "files" / "media" / "images" / "samples_*.png"))
-        time.sleep(0.2)
+    media = _wait_for(str(tmp_path / "wandb" / "offline-run-*" / "files" / "media" / "images" / "samples_*.png"))
     assert media, "no samples image in the W&B run"
     # the logged image is the grid on disk (5 rows: the inputs and 4 target classes; 4 columns)
     assert Image.open(media[0]).size == Image.open(png).size
+
+
+def _offline_wandb(tmp_path, monkeypatch):
+    """A real offline W&B logger writing under ``tmp_path`` (no network, no login)."""
+    pytest.importorskip("wandb")
+    from pytorch_lightning.loggers import WandbLogger
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    return WandbLogger(project="gan_lab_test", save_dir=str(tmp_path), mode="offline")
+
+
+def _wait_for(pattern: str, timeout: float = 60.0) -> list[str]:
+    """Files matching ``pattern``, waiting for the W&B service, which may still write after finish()."""
+    import glob
+    import time
+
+    deadline, files = time.time() + timeout, []
+    while not files and time.time() < deadline:
+        files = glob.glob(pattern)
+        time.sleep(0.2)
+    return files
