@@ -6,14 +6,17 @@ Usage (repository root; docs/performance.md has the measured numbers):
     python benchmarks/train_overhead.py --small         # reduced widths: finishes in about a minute
     python benchmarks/train_overhead.py --precision bf16-mixed --channels-last
 
-Both arms run in this one process, interleaved (Lightning, plain, Lightning, plain, ...): each repeat builds
+The arms run in this one process, interleaved (fused, loop, plain, fused, loop, plain, ...): each repeat builds
 fresh nets, runs ``--warmup`` iterations, then times ``--iters`` iterations (a multiple of n_critic, so every
 block holds the same number of generator steps). The arms:
 
 - gan_lab: the module ``gan-lab train model=stargan`` builds, from the composed config, in a real
   ``pl.Trainer`` with the trainer config and the per-step callbacks train() installs (train record, last
   checkpoint, progress bar), on synthetic in-memory data through gan_lab's own data loader, logger off,
-  evaluation and sample grids off (``eval.every_n_steps=0 samples.every_n_steps=0``);
+  evaluation and sample grids off (``eval.every_n_steps=0 samples.every_n_steps=0``); twice: as configured
+  (``fused``: ``model.fused_step=true``, the default: one D forward on cat(real, fake), G's output computed once
+  per generator iteration) and as StarGAN's own loop (``loop``: ``model.fused_step=false``, the same passes as
+  the plain loop, so loop / plain is the framework's overhead and plain / fused the default path's speed-up);
 - plain: the loop a researcher would write: the same ``gan_lab.nets`` and losses (WGAN-GP + the head +
   cycle reconstruction), Adam, linear LR decay, the EMA generator, a ``.item()`` log every
   ``trainer.log_every_n_steps`` iterations, the discriminator frozen during the generator step.
@@ -331,6 +334,8 @@ def main(argv=None) -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as out:
         cfg = compose(args, out)
+        args.override = [*args.override, "model.fused_step=false"]
+        cfg_loop = compose(args, out)
         dm = SyntheticData(max(256, 4 * args.batch), args.classes, args.size, args.batch)
         dm.setup()
         print(f"torch {torch.__version__}, pytorch_lightning {pl.__version__}, threads {torch.get_num_threads()}; "
@@ -339,24 +344,28 @@ def main(argv=None) -> None:
               f"batch {args.batch}, n_critic {args.n_critic}, {args.classes} classes, {args.precision}, channels_last "
               f"{args.channels_last}; warm-up {args.warmup}, {iters} timed iterations x {args.repeats} repeats",
               flush=True)
-        runs = {"gan_lab": [], "plain": []}  # per repeat: (wall, cpu) seconds per iteration
+        runs = {"fused": [], "loop": [], "plain": []}  # per repeat: (wall, cpu) seconds per iteration
         for r in range(args.repeats):
-            runs["gan_lab"].append(lightning_run(cfg, dm, args.warmup, iters))
+            runs["fused"].append(lightning_run(cfg, dm, args.warmup, iters))
+            runs["loop"].append(lightning_run(cfg_loop, dm, args.warmup, iters))
             runs["plain"].append(plain_run(cfg, dm, args.warmup, iters))
-            (lw, lc), (pw, pc) = runs["gan_lab"][-1], runs["plain"][-1]
-            print(f"repeat {r}: wall gan_lab {lw:.4f} plain {pw:.4f} s/it (ratio {lw / pw:.3f}); "
-                  f"CPU gan_lab {lc:.4f} plain {pc:.4f} s/it (ratio {lc / pc:.3f})", flush=True)
+            print(f"repeat {r}: " + "; ".join(
+                f"{clock} " + " ".join(f"{k} {v[-1][i]:.4f}" for k, v in runs.items()) + " s/it"
+                for i, clock in enumerate(("wall", "CPU"))), flush=True)
         for i, clock in enumerate(("wall", "CPU")):
-            lit, plain = [t[i] for t in runs["gan_lab"]], [t[i] for t in runs["plain"]]
-            ratios = [a / b for a, b in zip(lit, plain)]
-            print(f"{clock:4s} gan_lab {spread(lit)}; plain {spread(plain)} per iteration")
-            print(f"{clock:4s} ratio gan_lab / plain: median of per-repeat ratios {statistics.median(ratios):.3f} "
-                  f"(min {min(ratios):.3f}, max {max(ratios):.3f}); ratio of medians "
-                  f"{statistics.median(lit) / statistics.median(plain):.3f}; ratio of minima {min(lit) / min(plain):.3f}")
+            t = {k: [x[i] for x in v] for k, v in runs.items()}
+            print(f"{clock:4s} per iteration: " + "; ".join(f"{k} {spread(v)}" for k, v in t.items()))
+            for name, a, b in (("overhead: gan_lab loop / plain", "loop", "plain"),
+                               ("speed-up: plain / gan_lab fused (the default)", "plain", "fused")):
+                ratios = [x / y for x, y in zip(t[a], t[b])]
+                print(f"{clock:4s} {name}: median of per-repeat ratios {statistics.median(ratios):.3f} "
+                      f"(min {min(ratios):.3f}, max {max(ratios):.3f}); ratio of medians "
+                      f"{statistics.median(t[a]) / statistics.median(t[b]):.3f}; ratio of minima "
+                      f"{min(t[a]) / min(t[b]):.3f}")
         if args.no_breakdown:
             return
-        tl, tp = Timers(), Timers()
-        sl = lightning_run(cfg, dm, args.warmup, iters, timers=tl)[1]
+        tl, tp = Timers(), Timers()  # the breakdown compares the same passes: gan_lab's loop against plain
+        sl = lightning_run(cfg_loop, dm, args.warmup, iters, timers=tl)[1]
         sp = plain_run(cfg, dm, args.warmup, iters, timers=tp)[1]
         n_l = n_p = iters
         print(f"\nbreakdown (one more repeat of each arm with a timer around every part; CPU ms per timed "

@@ -53,9 +53,11 @@ def test_checkpoints_from_before_the_split_load_as_today(tmp_path, overrides, ol
     from gan_lab.modules.loading import module_args, upgrade_hparams
 
     today = module_args(compose([*TINY, *overrides], tmp_path, tmp_path))
-    old_model = {k: v for k, v in today["model"].items() if k not in ("objective", "diffaugment")}
+    later = ("objective", "diffaugment", "fused_step")  # model keys that came after the split
+    old_model = {k: v for k, v in today["model"].items() if k not in later}
     hp = upgrade_hparams({"num_classes": 10, "model": old_model, "loss": old_loss})
     assert hp["head"] == today["head"] and hp["adversarial"] == today["adversarial"]
-    today_model = {k: v for k, v in today["model"].items() if k != "diffaugment"}
-    assert {k: v for k, v in hp["model"].items() if k != "diffaugment"} == today_model
+    today_model = {k: v for k, v in today["model"].items() if k not in later[1:]}
+    assert {k: v for k, v in hp["model"].items() if k not in later[1:]} == today_model
     assert hp["model"]["diffaugment"] == []  # trained before DiffAugment existed: off, as it trained
+    assert hp["model"]["fused_step"] is False  # and with StarGAN's own loop

@@ -179,12 +179,15 @@ class _Recorder:
         return rec
 
 
-def _logged(every_step: bool, n_critic: int = 2, log_every: int = 3, steps: int = 8):
+def _logged(every_step: bool, n_critic: int = 2, log_every: int = 3, steps: int = 8, task: str = "translation",
+            head: str = "softmax", fused: bool = True, augment: tuple[str, ...] = ()):
     import pytorch_lightning as pl
     from torch.utils.data import DataLoader, TensorDataset
 
-    m = build("translation", head="softmax")
-    m.n_critic = n_critic
+    from gan_lab.augment import DiffAugment
+
+    m = build(task, head=head)
+    m.n_critic, m.fused_step, m.augment = n_critic, fused, DiffAugment(list(augment))
     if every_step:  # the former behaviour: train/* handed to Lightning at every iteration
         m._is_log_step = lambda: True
     rec = _Recorder()
@@ -204,3 +207,21 @@ def test_logging_only_on_written_steps_writes_the_same_values():
     for (_, a), (_, b) in zip(every, fewer):
         assert a.keys() == b.keys() and "train/g_loss" in b and "train/d_acc_real" in b
         assert b == pytest.approx(a, rel=1e-6)
+
+
+@pytest.mark.parametrize("task,head", [("translation", "projection"), ("generation", "tacgan")])
+def test_fused_step_is_starGANs_loop_in_fewer_passes(task, head):
+    """model.fused_step (one D forward on cat(real, fake); G's output computed once on generator iterations)
+    trains as the unfused loop does: the same logged terms at every iteration (float rounding aside: the batch
+    of the D forward differs), generator steps at the same iterations, with DiffAugment drawing the same."""
+    kw = dict(every_step=True, n_critic=3, log_every=1, steps=7, task=task, head=head, augment=("translation", "cutout"))
+    fused, loop = _logged(fused=True, **kw), _logged(fused=False, **kw)
+    assert [s for s, _ in fused] == [s for s, _ in loop] == list(range(7))  # logger step = global_step - 1
+
+    def g_steps(records):  # the iterations whose generator terms are new (global_step 3 and 6)
+        values = [d.get("train/g_loss") for _, d in records]
+        return [s for (s, _), v, before in zip(records, values, [None, *values]) if v is not None and v != before]
+    assert g_steps(loop) == g_steps(fused) == [2, 5]
+    for (_, a), (_, b) in zip(loop, fused):
+        assert a.keys() == b.keys()
+        assert b == pytest.approx(a, rel=1e-4, abs=1e-5)

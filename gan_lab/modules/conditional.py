@@ -88,6 +88,7 @@ class ConditionalGANModule(GANModule):
         self.head_spec = HeadSpec.read(self.hparams.head)
         self.lambda_cls = self.head_spec.lambda_cls or 0.0  # the weight in use; balanced for normalised heads
         self.augment = DiffAugment(self.model_cfg["diffaugment"])  # before every D input (empty: identity)
+        self.fused_step = bool(self.model_cfg["fused_step"])  # see training_step
 
     def _build_head(self, embed_dim: int) -> nn.Module:
         spec = self.head_spec
@@ -103,7 +104,11 @@ class ConditionalGANModule(GANModule):
 
     def critic(self, x: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         """D's (critic output, φ) on the augmented ``x``; a projecting head adds its class term to the output."""
-        out, emb = self.D(self.augment(x))
+        return self._scored(self.D(self.augment(x)), labels)
+
+    def _scored(self, d_out: tuple[Tensor, Tensor], labels: Tensor) -> tuple[Tensor, Tensor]:
+        """D's raw (output, φ) with a projecting head's class term added to the output."""
+        out, emb = d_out
         if self.head.projects:
             out = out + self.head.adversarial_term(emb, labels).to(out.dtype).view(-1, *[1] * (out.dim() - 1))
         return out, emb
@@ -137,8 +142,13 @@ class ConditionalGANModule(GANModule):
                             ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """D's loss terms (adversarial on real vs fake, the head's term, gradient penalty) and D's outputs
         (``out_real``, ``emb_real``, ``out_fake``, ``emb_fake``)."""
-        out_real, emb_real = self.critic(x, y)
-        out_fake, emb_fake = self.critic(fake, y_trg)
+        if self.fused_step:  # one D forward on cat(T(real), T(fake)): the same per-sample maths, one larger batch
+            n = x.size(0)
+            out, emb = self._scored(self.D(torch.cat([self.augment(x), self.augment(fake)])), torch.cat([y, y_trg]))
+            out_real, out_fake, emb_real, emb_fake = out[:n], out[n:], emb[:n], emb[n:]
+        else:
+            out_real, emb_real = self.critic(x, y)
+            out_fake, emb_fake = self.critic(fake, y_trg)
         terms = {"d_adv": self.adv.d_loss(out_real, out_fake)}
         if self.head.classifies:
             terms["d_cls"] = self.head.d_loss(emb_real, y, emb_fake, y_trg)
@@ -166,11 +176,20 @@ class ConditionalGANModule(GANModule):
             self._data_seen = self._data_seen + x.detach().double().sum()
         g_input, y_trg = self.sample_targets(x, y)
         opt_d, opt_g = self.optimizers()
+        # The generator steps when the iteration count after D's (counted) step is a multiple of n_critic.
+        g_step = (self.global_step + 1) % self.n_critic == 0
+        # model.fused_step: on generator iterations G's output is computed once, with grad, before D's update
+        # (G does not change during it) and serves both updates; otherwise D gets a no-grad copy and G
+        # generates again, as StarGAN's own loop does. Same values either way; fused saves one G forward.
+        fake_g = self.generate(g_input, y_trg) if g_step and self.fused_step else None
 
         # Discriminator (and head) update: the head learns from real images with their source labels.
         self.toggle_optimizer(opt_d)
-        with torch.no_grad():
-            fake = self.generate(g_input, y_trg)
+        if fake_g is not None:
+            fake = fake_g.detach()
+        else:
+            with torch.no_grad():
+                fake = self.generate(g_input, y_trg)
         terms, out = self.discriminator_terms(x, y, fake, y_trg)
         d_loss = self.weighted_sum(terms)
         logs = {**terms, "d_loss": d_loss}
@@ -180,9 +199,10 @@ class ConditionalGANModule(GANModule):
                 logs["d_acc_real"] = (self.head.logits(out["emb_real"].detach()).argmax(1) == y).float().mean()
 
         # Generator update every n_critic iterations: its outputs should be classified as the target.
-        if self.global_step % self.n_critic == 0:
+        if g_step:
             self.toggle_optimizer(opt_g)
-            g_terms, emb_fake = self.generator_terms(x, y, y_trg, self.generate(g_input, y_trg))
+            fake_g = self.generate(g_input, y_trg) if fake_g is None else fake_g
+            g_terms, emb_fake = self.generator_terms(x, y, y_trg, fake_g)
             g_loss = self.weighted_sum(g_terms)
             g_logs = {**g_terms, "g_loss": g_loss}
             self._optimise(opt_g, g_loss, g_logs, counted=False)

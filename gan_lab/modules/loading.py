@@ -16,11 +16,14 @@ _ALBEDO_OBJECTIVE = ("lambda_adv", "lambda_l1", "lambda_si_mse", "lambda_grad", 
 def upgrade_hparams(hp: dict) -> dict:
     """Hyper-parameters of a checkpoint written before the ``loss`` group was split (one ``loss`` node holding
     the head, the adversarial loss and the model's weights) in today's form: ``head``, ``adversarial`` and
-    ``model.objective``; one from before DiffAugment gets ``model.diffaugment=[]`` (off, as it trained).
+    ``model.objective``; one from before DiffAugment gets ``model.diffaugment=[]`` (off, as it trained), one
+    from before the fused step ``model.fused_step=false`` (StarGAN's loop, as it trained).
     Today's checkpoints pass through unchanged."""
     hp = dict(hp)
     if hp["model"]["module"] != "albedo" and "diffaugment" not in hp["model"]:
         hp["model"] = {**hp["model"], "diffaugment": []}
+    if hp["model"]["module"] != "albedo" and "fused_step" not in hp["model"]:
+        hp["model"] = {**hp["model"], "fused_step": False}
     if "loss" not in hp:
         return hp
     loss, model = dict(hp.pop("loss")), dict(hp["model"])
