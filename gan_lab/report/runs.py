@@ -9,7 +9,6 @@ Nothing here imports torch or Lightning: the report runs anywhere the run direct
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
