@@ -64,6 +64,7 @@ class Evaluator:
             num_classes=self.dm.num_classes, channels=self.dm.channels, image_size=self.dm.image_size,
             steps=int(c["steps"]), batch_size=int(c["batch_size"]), lr=float(c["lr"]),
             seed=int(c.get("seed", 0)), width=int(c["width"]), feature_dim=int(c.get("feature_dim", 128)),
+            max_input=int(c.get("max_input") or 0),
         )
 
     def prepare(self) -> None:

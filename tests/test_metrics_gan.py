@@ -26,9 +26,11 @@ from gan_lab.metrics.gan_train_test import augmentation_gain, classification_sco
 class TinyNet(nn.Module):
     """Stand-in with the EvalClassifier contract."""
 
-    def __init__(self, channels, num_classes, image_size, width=8, feature_dim=32):
+    def __init__(self, channels, num_classes, image_size, width=8, feature_dim=32, max_input=0):
         super().__init__()
-        self.body = nn.Sequential(
+        pool = -(-image_size // max_input) if 0 < max_input < image_size else 1  # as EvalClassifier's max_input
+        image_size = image_size // pool
+        self.body = nn.Sequential(nn.AvgPool2d(pool),
             nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(),
             nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
             nn.Linear(2 * width * ((image_size + 1) // 2) ** 2, feature_dim), nn.ReLU(),
@@ -66,7 +68,7 @@ HP = dict(num_classes=10, channels=1, image_size=8, steps=150, batch_size=64, lr
 @pytest.fixture(scope="module", autouse=True)
 def stand_in_net():
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(clf, "build_eval_classifier", lambda c, k, s, w=8, f=32: TinyNet(c, k, s, w, f))
+        m.setattr(clf, "build_eval_classifier", lambda c, k, s, w=8, f=32, m=0: TinyNet(c, k, s, w, f, m))
         yield
 
 
@@ -193,11 +195,16 @@ def test_reference_cache_loads_and_retrains_on_change(data, tmp_path, monkeypatc
     clf.reference_classifier(changed, test, cache_dir=tmp_path, key_info={"data": "digits"}, **hp)
     assert len(calls) == 4  # changed data (same length)
 
+    clf.reference_classifier(train, test, cache_dir=tmp_path, key_info={"data": "digits"}, **{**hp, "max_input": 8})
+    assert len(calls) == 4  # max_input >= image size changes nothing: the same key, loaded
+    clf.reference_classifier(train, test, cache_dir=tmp_path, key_info={"data": "digits"}, **{**hp, "max_input": 4})
+    assert len(calls) == 5  # a pooling judge is another network
+
     (tmp_path / f"{m1.cache_key}.pt").write_bytes(b"not a checkpoint")
     _, acc5 = clf.reference_classifier(train, test, cache_dir=tmp_path, key_info={"data": "digits"}, **hp)
-    assert len(calls) == 5 and acc5 == acc1  # corrupt cache: retrained (deterministically) and rewritten
+    assert len(calls) == 6 and acc5 == acc1  # corrupt cache: retrained (deterministically) and rewritten
     clf.reference_classifier(train, test, cache_dir=tmp_path, key_info={"data": "digits"}, **hp)
-    assert len(calls) == 5
+    assert len(calls) == 6
 
 
 def test_augmentation_gain_trains_on_real_plus_generated(reference, data):
@@ -223,7 +230,7 @@ def test_real_eval_classifier_through_the_cache(data, tmp_path):
     train, test = data
     with pytest.MonkeyPatch.context() as m:
         m.setattr(clf, "build_eval_classifier",
-                  lambda c, k, s, w=32, f=128: EvalClassifier(c, k, s, width=w, feature_dim=f))
+                  lambda c, k, s, w=32, f=128, m=0: EvalClassifier(c, k, s, width=w, feature_dim=f, max_input=m))
         model, acc = clf.reference_classifier(train, test, cache_dir=tmp_path, key_info={}, **{**HP, "steps": 60})
         again, acc2 = clf.reference_classifier(train, test, cache_dir=tmp_path, key_info={}, **{**HP, "steps": 60})
     assert isinstance(model, EvalClassifier) and acc == acc2 and acc > 0.5

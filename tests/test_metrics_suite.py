@@ -52,7 +52,7 @@ def setup(tmp_path_factory):
     y = torch.tensor(d.target, dtype=torch.int64)
     train, test = TensorDataset(x[:1200], y[:1200]), TensorDataset(x[1200:], y[1200:])
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(clf, "build_eval_classifier", lambda c, k, s, w=8, f=32: TinyNet(c, k, s, w, f))
+        m.setattr(clf, "build_eval_classifier", lambda c, k, s, w=8, f=32, m=0: TinyNet(c, k, s, w, f))
         model, acc = clf.reference_classifier(train, test, cache_dir=tmp_path_factory.mktemp("cache"),
                                               key_info={"data": "digits"}, **HP)
         yield dict(model=model, acc=acc, train=train, test=test, xt=x[1200:], yt=y[1200:])

@@ -80,6 +80,26 @@ def test_eval_classifier_features_feed_the_logits():
     torch.testing.assert_close(clf(x), clf.fc(feats))
 
 
+def test_eval_classifier_max_input_pools_large_images_only():
+    """eval.classifier.max_input: a 128 px input is average-pooled by 2 to 64 px before the first stage (the
+    rest of the network is the 64 px one); at or below max_input the network is unchanged."""
+    torch.manual_seed(0)
+    big = EvalClassifier(3, 4, 128, width=4, feature_dim=8, max_input=64).eval()
+    small = EvalClassifier(3, 4, 64, width=4, feature_dim=8).eval()
+    assert isinstance(big.body[0], torch.nn.AvgPool2d) and big.body[0].kernel_size == 2
+    shifted = {}  # big's body.i is small's body.(i-1): the same layers after the pooling
+    for k, v in big.state_dict().items():
+        part, *rest = k.split(".")
+        shifted[".".join([part, str(int(rest[0]) - 1), *rest[1:]]) if part == "body" else k] = v
+    small.load_state_dict(shifted)
+    x = torch.rand(2, 3, 128, 128)
+    torch.testing.assert_close(big.features(x), small.features(F.avg_pool2d(x, 2)))
+    plain = EvalClassifier(3, 4, 64, width=4, feature_dim=8)
+    assert [type(m) for m in EvalClassifier(3, 4, 64, width=4, feature_dim=8, max_input=64).body] == \
+        [type(m) for m in plain.body]
+    assert isinstance(EvalClassifier(3, 4, 96, width=4, max_input=64).body[0], torch.nn.AvgPool2d)  # ceil: 96 -> 48
+
+
 def test_channels_last_gives_the_same_result():
     torch.manual_seed(0)
     g = StarGANGenerator(3, 4, conv_dim=8, n_down=2, n_res=1).eval()

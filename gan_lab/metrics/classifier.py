@@ -34,11 +34,11 @@ CACHE_VERSION = 1
 
 
 def build_eval_classifier(channels: int, num_classes: int, image_size: int, width: int = 32,
-                          feature_dim: int = 128) -> nn.Module:
+                          feature_dim: int = 128, max_input: int = 0) -> nn.Module:
     """The evaluation classifier architecture (``gan_lab.nets.classifier.EvalClassifier``)."""
     from gan_lab.nets.classifier import EvalClassifier
 
-    return EvalClassifier(channels, num_classes, image_size, width=width, feature_dim=feature_dim)
+    return EvalClassifier(channels, num_classes, image_size, width=width, feature_dim=feature_dim, max_input=max_input)
 
 
 
@@ -83,7 +83,7 @@ def _lr_factor(step: int, steps: int) -> float:
 def train_classifier(dataset: Dataset, num_classes: int, channels: int, image_size: int, steps: int,
                      batch_size: int = 64, lr: float = 2e-3, seed: int = 0, width: int = 32,
                      feature_dim: int = 128, augment: bool = True, weight_decay: float = 0.0,
-                     device: str | torch.device | None = None, progress: bool = True) -> nn.Module:
+                     device: str | torch.device | None = None, progress: bool = True, max_input: int = 0) -> nn.Module:
     """Train an evaluation classifier from scratch: Adam, warm-up + cosine schedule, random shifts.
 
     Deterministic given ``seed`` on a given machine. Returns the model in eval mode.
@@ -93,7 +93,7 @@ def train_classifier(dataset: Dataset, num_classes: int, channels: int, image_si
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     with torch.random.fork_rng(devices=[] if dev.type == "cpu" else [dev]):
         torch.manual_seed(seed)
-        model = build_eval_classifier(channels, num_classes, image_size, width, feature_dim).to(dev)
+        model = build_eval_classifier(channels, num_classes, image_size, width, feature_dim, max_input).to(dev)
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, steps))
@@ -205,17 +205,20 @@ def _atomic_write(path: Path, write) -> None:
 def reference_classifier(train_dataset: Dataset, test_dataset: Dataset, *, num_classes: int, channels: int,
                          image_size: int, cache_dir: str | os.PathLike, key_info: Mapping, seed: int, steps: int,
                          batch_size: int = 64, lr: float = 2e-3, width: int = 32, feature_dim: int = 128,
-                         augment: bool = True, progress: bool = True) -> tuple[nn.Module, float]:
+                         augment: bool = True, progress: bool = True, max_input: int = 0) -> tuple[nn.Module, float]:
     """(model on CPU in eval mode, real test accuracy): loaded from ``<cache_dir>/<key>.pt`` or trained and saved.
 
     The model gets a ``cache_key`` attribute, recorded as the provenance of ``_clf`` metrics.
     """
     hparams = dict(num_classes=num_classes, channels=channels, image_size=image_size, seed=seed, steps=steps,
                    batch_size=batch_size, lr=lr, width=width, feature_dim=feature_dim, augment=augment)
+    if 0 < max_input < image_size:  # only where it changes the network: other cached classifiers keep their key
+        hparams["max_input"] = max_input
+    arch = (channels, num_classes, image_size, width, feature_dim, max_input)
     full_key = {
         "version": CACHE_VERSION, "key_info": _jsonable(key_info), "hparams": hparams,
         "train_data": data_fingerprint(train_dataset), "test_data": data_fingerprint(test_dataset),
-        "code": code_fingerprint(type(_build_quietly(channels, num_classes, image_size, width, feature_dim))),
+        "code": code_fingerprint(type(_build_quietly(*arch))),
     }
     key = cache_key(full_key)
     cache = Path(cache_dir)
@@ -223,7 +226,7 @@ def reference_classifier(train_dataset: Dataset, test_dataset: Dataset, *, num_c
     if path.is_file():
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
-            model = _build_quietly(channels, num_classes, image_size, width, feature_dim)
+            model = _build_quietly(*arch)
             model.load_state_dict(payload["state_dict"])
             model.cache_key = key
             return model.eval(), float(payload["test_accuracy"])
@@ -231,7 +234,8 @@ def reference_classifier(train_dataset: Dataset, test_dataset: Dataset, *, num_c
             print(f"[gan_lab] evaluation classifier cache {path} unreadable ({e}); retraining", file=sys.stderr)
     t0 = time.time()
     model = train_classifier(train_dataset, num_classes, channels, image_size, steps, batch_size=batch_size, lr=lr,
-                             seed=seed, width=width, feature_dim=feature_dim, augment=augment, progress=progress)
+                             seed=seed, width=width, feature_dim=feature_dim, augment=augment, progress=progress,
+                             max_input=max_input)
     model = model.cpu()  # as a cache load returns it: the same object either way
     test_acc = accuracy(model, test_dataset)
     cache.mkdir(parents=True, exist_ok=True)

@@ -12,13 +12,18 @@ def _stage(cin: int, cout: int) -> list[nn.Module]:
 
 
 class EvalClassifier(nn.Module):
-    """``features(x)``: (N, feature_dim) penultimate activations; ``forward(x)``: logits = fc(features)."""
+    """``features(x)``: (N, feature_dim) penultimate activations; ``forward(x)``: logits = fc(features).
+
+    ``max_input``: images larger than this are first average-pooled by an integer factor to at most this
+    size (0 = never): at 128 px the three full-resolution stages cost 4x more than at 64 px, while a class
+    judge needs little of the extra detail (measured in docs/performance.md)."""
 
     def __init__(self, channels: int, num_classes: int, image_size: int, width: int = 32, feature_dim: int = 128,
-                 dropout: float = 0.3):
+                 dropout: float = 0.3, max_input: int = 0):
         super().__init__()
-        n_stages = 3 if image_size >= 16 else 2
-        layers, dim = [], channels
+        factor = -(-image_size // max_input) if 0 < max_input < image_size else 1
+        n_stages = 3 if image_size // factor >= 16 else 2
+        layers, dim = [nn.AvgPool2d(factor)] if factor > 1 else [], channels
         for i in range(n_stages):
             layers += _stage(dim, width * 2 ** i)
             dim = width * 2 ** i

@@ -1,0 +1,103 @@
+"""How the default job's cost grows: training images/s against batch size, image size and CPU processes, and
+peak memory. One row per setting; each setting is timed as two ``gan-lab train`` runs of different lengths, so
+start-up (imports, data, model building) cancels:
+
+    s/iteration = (wall(long run) - wall(short run)) / (long - short iterations)
+    images/s    = batch size x processes / (s/iteration)
+
+    python benchmarks/scaling.py [--short 5] [--long 25] [--plot docs/scaling_cost.png]
+
+Settings: the default job (``model=stargan_cpu``, digits, 32 px, batch 16, 1 process) varied one knob at a time:
+``dataset.batch_size`` 8/16/32/64; ``dataset.image_size`` 32/64/128 (digits upsampled; StarGAN D needs a size
+divisible by 2^4); ``trainer=ddp_cpu`` with ``trainer.devices`` 1 or 2 (each process its own batch of 16 and
+``OMP_NUM_THREADS=1``, against 1 process with 1 and with 2 threads). Evaluation, samples and loggers are off;
+peak memory is the largest resident set of the run's process tree (``ru_maxrss`` of the children, long run).
+Run it on an otherwise idle machine: the rows are compared with each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+QUIET = ["logger=none", "eval.every_n_steps=0", "samples.every_n_steps=0", "eval.metrics=[]",
+         "eval.final_metrics=[]", "diagnostics.every_n_steps=0", "checkpoint.every_n_steps=0"]
+SETTINGS = [  # (label, overrides, processes, threads per process)
+    *[(f"batch {b}", [f"dataset.batch_size={b}"], 1, 2) for b in (8, 16, 32, 64)],
+    *[(f"{s} px", [f"dataset.image_size={s}"], 1, 2) for s in (64, 128)],
+    ("1 process, 1 thread", [], 1, 1),
+    ("ddp_cpu, 1 process", ["trainer=ddp_cpu", "trainer.devices=1"], 1, 1),
+    ("ddp_cpu, 2 processes", ["trainer=ddp_cpu", "trainer.devices=2"], 2, 1),
+]
+
+MEASURE = """
+import resource, subprocess, sys, time
+t0 = time.perf_counter()
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+wall = time.perf_counter() - t0
+print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc.returncode)
+sys.stderr.write(rc.stderr[-2000:] if rc.returncode else "")
+"""
+
+
+def timed_run(overrides: list[str], steps: int, threads: int, out: Path) -> tuple[float, float]:
+    """(wall seconds, peak resident MiB) of one ``gan-lab train`` of ``steps`` iterations."""
+    run_dir = out / f"run_{time.time_ns()}"
+    cmd = [sys.executable, "-m", "gan_lab.cli", "train", *QUIET, *overrides, f"trainer.max_steps={steps}",
+           f"hydra.run.dir={run_dir}", f"paths.cache_dir={out / 'cache'}"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True, env=env, check=False)
+    wall, rss_kib, rc = proc.stdout.split()
+    if int(rc) != 0:
+        raise SystemExit(f"gan-lab train failed ({' '.join(overrides)}):\n{proc.stderr}")
+    return float(wall), int(rss_kib) / 1024
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--short", type=int, default=5)
+    p.add_argument("--long", type=int, default=25)
+    p.add_argument("--only", default=None, help="comma-separated labels to run (default: all)")
+    p.add_argument("--plot", default=None, help="write a PNG of images/s per setting here")
+    p.add_argument("--json", default=None, help="write the rows as JSON here")
+    args = p.parse_args(argv)
+    rows = []
+    print("| setting | processes x threads | s / iteration | training images/s | peak memory (MiB) |")
+    print("|---|---|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, overrides, procs, threads in SETTINGS:
+            if args.only and label not in args.only.split(","):
+                continue
+            batch = next((int(o.split("=")[1]) for o in overrides if o.startswith("dataset.batch_size=")), 16)
+            short, _ = timed_run(overrides, args.short, threads, Path(tmp))
+            long, rss = timed_run(overrides, args.long, threads, Path(tmp))
+            per_it = (long - short) / (args.long - args.short)
+            rows.append({"setting": label, "processes": procs, "threads": threads, "s_per_iteration": per_it,
+                         "images_per_s": batch * procs / per_it, "peak_mib": rss})
+            print(f"| {label} | {procs} x {threads} | {per_it:.3f} | {batch * procs / per_it:.0f} | {rss:.0f} |",
+                  flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        ax.barh([r["setting"] for r in rows][::-1], [r["images_per_s"] for r in rows][::-1], color="#4c72b0")
+        ax.set_xlabel("training images / s (default job, CPU)")
+        for i, r in enumerate(rows[::-1]):
+            ax.text(r["images_per_s"], i, f" {r['images_per_s']:.0f} ({r['peak_mib']:.0f} MiB)", va="center", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
