@@ -180,16 +180,28 @@ def test_difficulty_tags_follow_the_parameters():
 
 
 def test_ray_primitive_intersections_by_hand():
-    o = torch.zeros(1, 1, 3)
-    d = torch.tensor([[[0.0, 0.0, 1.0], [0.6, 0.0, 0.8]]])
-    one = lambda *v: torch.tensor(v, dtype=torch.float32).view(1, 1, -1)  # noqa: E731
-    t, n, side = g.capped_cylinder(o, d, one(0, 0, 5), one(0, -1, 0), one(1.0), one(2.0))
-    assert t[0, 0] == pytest.approx(4.0) and torch.allclose(n[0, 0], torch.tensor([0.0, 0.0, -1.0])) and side[0, 0]
+    o = torch.zeros(3, 1, 1)  # vectors are components first: (3, samples, rays)
+    d = torch.tensor([[[0.0, 0.0, 1.0], [0.6, 0.0, 0.8]]]).permute(2, 0, 1)
+    vec = lambda *v: torch.tensor(v, dtype=torch.float32).view(-1, 1, 1)  # noqa: E731
+    one = lambda v: torch.tensor([[v]], dtype=torch.float32)  # noqa: E731
+    t, n, side = g.capped_cylinder(o, d, vec(0, 0, 5), vec(0, -1, 0), one(1.0), one(2.0))
+    assert t[0, 0] == pytest.approx(4.0) and torch.allclose(n[:, 0, 0], torch.tensor([0.0, 0.0, -1.0])) and side[0, 0]
     # second ray: |(0.6t, 0.8t - 5)| = 1 in the xz plane -> t^2 - 8t + 24 = 0 has no root: a miss
     assert t[0, 1] == math.inf
-    t, n, local, face = g.box(o, d, one(0, 0, 5), torch.eye(3).view(1, 1, 3, 3), one(1.0, 1.0, 1.0))
-    assert t[0, 0] == pytest.approx(4.0) and face[0, 0] == 4 and torch.allclose(n[0, 0], torch.tensor([0.0, 0.0, -1.0]))
+    t, n, local, face = g.box(o, d, vec(0, 0, 5), torch.eye(3).view(3, 3, 1, 1), vec(1.0, 1.0, 1.0))
+    assert t[0, 0] == pytest.approx(4.0) and face[0, 0] == 4 and torch.allclose(n[:, 0, 0], torch.tensor([0.0, 0.0, -1.0]))
     assert t[0, 1] == math.inf  # x = 0.6 * 4.x > 1 at the front face plane, and the ray leaves the slab
+    rot = g.rotation(0.3, -0.2, 0.1).view(3, 3, 1, 1)  # to_local / to_world: R^T v and R v, inverse of each other
+    v = torch.randn(3, 1, 4)
+    torch.testing.assert_close(g.to_local(v, rot)[:, 0].T, v[:, 0].T @ rot[:, :, 0, 0])
+    torch.testing.assert_close(g.to_world(g.to_local(v, rot), rot), v)
+
+
+def test_select_gathers_columns_of_every_row():
+    x = torch.arange(24.0).view(2, 3, 4)
+    idx = torch.tensor([3, 0, 0, 2])
+    assert torch.equal(g.select(x, idx), x[..., idx])
+    assert g.select(x, idx[:0]).shape == (2, 3, 0)
 
 
 def test_bounding_sphere_culling_changes_nothing():
@@ -202,7 +214,7 @@ def test_bounding_sphere_culling_changes_nothing():
         assert ps, f"no {kind} among the sampled scenes: raise the sample count"
         P = products.stack(kind, ps, "cpu")
         d = g.camera_rays(torch.full((len(ps),), math.tan(math.radians(20))), 24)
-        o = torch.zeros(len(ps), 1, 3).expand_as(d)
+        o = torch.zeros(3, len(ps), 1).expand_as(d)
         full, culled = products.hit(kind, o, d, P), products.hit_culled(kind, o, d, P)
         # Two code paths: their floats may differ in the last bits (AVX-512 vs AMX kernels), so a grazing ray
         # may hit in one and miss in the other. A culling bug loses whole objects: thousands of rays.
@@ -210,23 +222,23 @@ def test_bounding_sphere_culling_changes_nothing():
         assert hit.any() and (hit != hit_culled).float().mean() <= 1e-3, kind
         both = hit & hit_culled
         for a, b in zip(full, culled):
-            torch.testing.assert_close(a[both], b[both], rtol=1e-4, atol=1e-4, msg=kind)
+            torch.testing.assert_close(a[..., both], b[..., both], rtol=1e-4, atol=1e-4, msg=kind)
 
 
 def test_sh_irradiance_matches_a_numerical_cosine_integral():
     gen = torch.Generator().manual_seed(0)
     coeffs = torch.randn(1, 9, 3, generator=gen) * 0.3
     coeffs[0, 0] += 2.0  # keep radiance positive so the clamp does not act
-    n = g.normalize(torch.randn(1, 5, 3, generator=gen))
+    n = g.normalize(torch.randn(3, 1, 5, generator=gen))
     # integrate L(w) max(n.w, 0) over the sphere on a fine (theta, phi) grid
     th = (torch.arange(400) + 0.5) / 400 * math.pi
     ph = (torch.arange(800) + 0.5) / 800 * 2 * math.pi
     T, Ph = torch.meshgrid(th, ph, indexing="ij")
     w = torch.stack([T.sin() * Ph.cos(), T.sin() * Ph.sin(), T.cos()], -1).reshape(-1, 3).double()
     dA = (T.sin() * (math.pi / 400) * (2 * math.pi / 800)).reshape(-1).double()
-    L = lighting.sh_basis(w) @ coeffs[0].double()  # (M, 3)
-    want = torch.stack([((w @ nk.double()).clamp_min(0) * dA)[:, None].mul(L).sum(0) for nk in n[0]])
-    got = lighting.sh_irradiance(n, coeffs)[0].double()
+    L = lighting.sh_basis(w.T).T @ coeffs[0].double()  # (M, 3)
+    want = torch.stack([((w @ nk.double()).clamp_min(0) * dA)[:, None].mul(L).sum(0) for nk in n[:, 0].T])
+    got = lighting.sh_irradiance(n, coeffs)[:, 0].T.double()
     assert torch.allclose(got, want, rtol=2e-3, atol=2e-3)
 
 
