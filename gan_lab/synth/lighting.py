@@ -210,12 +210,15 @@ def _cone_meets_sphere(o: Tensor, l: Tensor, sphere: Tensor, half_angle: Tensor)
 
 
 def _shadow_visibility(o: Tensor, l: Tensor, dist: Tensor, is_point: Tensor, size: Tensor, idx: Tensor, ndl: Tensor,
-                       products, shadow_samples: int, subpixel: Tensor, n_sub: int) -> Tensor:
+                       convex: Tensor, products, shadow_samples: int, subpixel: Tensor, n_sub: int) -> Tensor:
     """Share (b,P) of the jittered shadow rays from ``o`` towards the light ``l`` (3,b,P) that reach it.
 
     Rays are traced only where n.l > 0, as one flat list, and only those whose cone (the jittered
     directions lie within the light's angular radius of l) can meet their sample's bounding sphere: the
-    others miss the product whatever the jitter. ``idx`` (b,): the samples of the rows."""
+    others miss the product whatever the jitter. Nor are the rays from a convex product (``convex`` (b,P))
+    whose whole cone lies on the open side of the tangent plane (n.l > sin(radius + 1e-3)): they start
+    2e-3 off the surface and move away from the plane, which bounds the product. ``idx`` (b,): the samples
+    of the rows."""
     b, P = dist.shape
     vis = torch.ones_like(dist)
     flat = (ndl > 0).view(-1).nonzero()[:, 0]
@@ -223,14 +226,16 @@ def _shadow_visibility(o: Tensor, l: Tensor, dist: Tensor, is_point: Tensor, siz
         return vis
     rows = flat // P
     o_r, l_r = g.select(o.reshape(3, -1), flat), g.select(l.reshape(3, -1), flat)
-    keep = _cone_meets_sphere(o_r, l_r, g.select(products.spheres(idx), rows), size.index_select(0, rows))
+    size_r = size.index_select(0, rows)
+    keep = _cone_meets_sphere(o_r, l_r, g.select(products.spheres(idx), rows), size_r)
+    keep &= ~(convex.view(-1).index_select(0, flat) & (ndl.view(-1).index_select(0, flat) > torch.sin(size_r + 1e-3)))
     keep = keep.nonzero()[:, 0]
     if not len(keep):
         return vis
     flat, rows = flat.index_select(0, keep), rows.index_select(0, keep)
     o_r, l_r = g.select(o_r, keep), g.select(l_r, keep)
     far = dist.view(-1).index_select(0, flat)
-    point_r, size_r, sample_r = is_point[:, 0][rows], size.index_select(0, rows), idx.index_select(0, rows)
+    point_r, size_r, sample_r = is_point[:, 0][rows], size_r.index_select(0, keep), idx.index_select(0, rows)
     sub_r = subpixel.index_select(0, flat % P)
     passes = -(-shadow_samples // n_sub)
     seen = torch.zeros_like(far)
@@ -242,15 +247,17 @@ def _shadow_visibility(o: Tensor, l: Tensor, dist: Tensor, is_point: Tensor, siz
 
 
 def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_params: list[dict], geos: list[dict],
-          products, shadow_samples: int, subpixel: Tensor, n_sub: int) -> dict[str, Tensor]:
+          products, shadow_samples: int, subpixel: Tensor, n_sub: int, convex: Tensor | None = None) -> dict[str, Tensor]:
     """Per-ray diffuse irradiance, specular radiance and direct-light luminance with/without shadows.
 
     p, n, d: (3,B,P) hit points, normals, view rays; ks, shin: (B,P) material; returns (3,B,P)/(B,P) maps.
     Soft shadows are stratified over the ``n_sub`` rays of a pixel (``subpixel`` (P,) = a ray's slot in
     its pixel): each ray traces ceil(shadow_samples / n_sub) shadow rays per light, and the pixel's rays
-    together cover ``max(shadow_samples, n_sub)`` directions of the light's disc.
+    together cover ``max(shadow_samples, n_sub)`` directions of the light's disc. ``convex`` (B,P): the rays
+    that hit a convex product (``products.CONVEX``; default none), whose lit side cannot shadow itself.
     """
     _, B, P = p.shape
+    convex = torch.zeros(B, P, dtype=torch.bool, device=p.device) if convex is None else convex
     dev = p.device
     sh = torch.tensor([lp["sh"] for lp in light_params], dtype=torch.float32, device=dev)
     diffuse = sh_irradiance(n, sh)
@@ -285,8 +292,8 @@ def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_param
         att = torch.where(is_point, (ref_dist / dist.clamp_min(1e-3)) ** 2, torch.ones_like(dist))
         radiance = torch.tensor([[c * lt["intensity"] for c in lt["colour"]] for lt in lights], device=dev).T[..., None]
         size = torch.tensor([lt["size"] for lt in lights], device=dev)
-        vis = _shadow_visibility(take(origin), l, dist, is_point, size, idx, ndl, products, shadow_samples,
-                                 subpixel, n_sub)
+        vis = _shadow_visibility(take(origin), l, dist, is_point, size, idx, ndl, take(convex), products,
+                                 shadow_samples, subpixel, n_sub)
         if k == 0:  # the occluder shadows the key light
             for j, i in enumerate(have):
                 occ = light_params[i]["occluder"]

@@ -23,6 +23,7 @@ from gan_lab.synth import geometry as g
 from gan_lab.synth.rng import Stream
 
 LABEL, BODY, CAP = 0, 1, 2
+CONVEX = ("can", "box")  # a single convex solid: its tangent planes bound it (shadow rays use this)
 
 
 def _cylinder_axis(rng: Stream) -> list[float]:

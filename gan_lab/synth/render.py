@@ -148,7 +148,8 @@ def _render(cfg: RenderConfig, seed: int, indices: list[int], size: int, dev: to
     shin = torch.where(is_prod, per_ray[..., 1], torch.full_like(t, 8.0))
     rr = torch.arange(res, device=dev) % ss
     subpixel = (rr[:, None] * ss + rr[None, :]).reshape(-1)  # each ray's slot within its pixel
-    light = lighting.shade(p, normal, d, ks, shin, lps, geos, prods, cfg.shadow_samples, subpixel, ss * ss)
+    convex = is_prod & torch.tensor([k in products.CONVEX for k in kinds], device=dev)[:, None]
+    light = lighting.shade(p, normal, d, ks, shin, lps, geos, prods, cfg.shadow_samples, subpixel, ss * ss, convex)
 
     # --- albedo (sRGB texture values -> linear), (B, 3, P) ---
     tex = tex_job.result()
