@@ -64,9 +64,10 @@ def _material(kind: str, spec: dict) -> list[tuple[float, float]]:
 
 
 def _pool(x: Tensor, res: int, ss: int) -> Tensor:
-    """(B, C, P) rays -> (B, C, res/ss, res/ss) box-filtered pixels."""
-    img = x.reshape(x.shape[0], x.shape[1], res, res)
-    return F.avg_pool2d(img, ss) if ss > 1 else img
+    """Rays (..., P) -> (..., res/ss, res/ss) box-filtered pixels, in the map's own layout (no copy first)."""
+    img = x.reshape(-1, 1, res, res)
+    out = F.avg_pool2d(img, ss) if ss > 1 else img
+    return out.view(*x.shape[:-1], res // ss, res // ss)
 
 
 def _mean_hw(x: Tensor) -> Tensor:
@@ -170,12 +171,13 @@ def _render(cfg: RenderConfig, seed: int, indices: list[int], size: int, dev: to
     albedo_lin = lighting.srgb_to_linear(albedo)
     mask = (is_prod & (mat == products.LABEL)).float()
 
-    # --- box filter to pixels: every map in one (B, C, P) tensor, one pooling pass ---
-    diffuse = light["diffuse"].transpose(0, 1)
-    maps = torch.cat([albedo_lin, albedo_lin * diffuse, diffuse, light["specular"].transpose(0, 1),
-                      normal.transpose(0, 1), torch.stack([mask, light["direct"], light["direct_unshadowed"], t], 1)], 1)
-    A, radiance, irr, spec, nrm, msk, direct, free, depth = _pool(maps, res, ss).split([3, 3, 3, 3, 3, 1, 1, 1, 1], 1)
-    nrm = nrm / nrm.norm(dim=1, keepdim=True).clamp_min(1e-8)
+    # --- box filter to pixels: each map pooled in its own layout ((3,B,P) vectors, (B,P) scalars) ---
+    diffuse = light["diffuse"]
+    A = _pool(albedo_lin, res, ss)
+    radiance = _pool(albedo_lin * diffuse.transpose(0, 1), res, ss)
+    irr, spec, nrm = (_pool(x, res, ss).transpose(0, 1) for x in (diffuse, light["specular"], normal))
+    nrm = nrm / (nrm[:, 0:1] ** 2 + nrm[:, 1:2] ** 2 + nrm[:, 2:3] ** 2).sqrt().clamp_min(1e-8)
+    msk, direct, free, depth = (_pool(x, res, ss)[:, None] for x in (mask, light["direct"], light["direct_unshadowed"], t))
     msk = (msk > 0).float()
 
     # --- camera: exposure, white balance gains, blur, noise, sRGB, JPEG ---
