@@ -179,11 +179,16 @@ def test_difficulty_tags_follow_the_parameters():
     assert not any("coloured_light" in p["difficulty"] for p in white.params)
 
 
+def _vec(*v):
+    """A per-sample vector (3, 1, 1) or, with one value, a per-sample scalar (1, 1)."""
+    x = torch.tensor(v, dtype=torch.float32)
+    return x.view(1, 1) if len(v) == 1 else x.view(-1, 1, 1)
+
+
 def test_ray_primitive_intersections_by_hand():
     o = torch.zeros(3, 1, 1)  # vectors are components first: (3, samples, rays)
     d = torch.tensor([[[0.0, 0.0, 1.0], [0.6, 0.0, 0.8]]]).permute(2, 0, 1)
-    vec = lambda *v: torch.tensor(v, dtype=torch.float32).view(-1, 1, 1)  # noqa: E731
-    one = lambda v: torch.tensor([[v]], dtype=torch.float32)  # noqa: E731
+    vec = one = _vec
     t, n, side = g.capped_cylinder(o, d, vec(0, 0, 5), vec(0, -1, 0), one(1.0), one(2.0))
     assert t[0, 0] == pytest.approx(4.0) and torch.allclose(n[:, 0, 0], torch.tensor([0.0, 0.0, -1.0])) and side[0, 0]
     # second ray: |(0.6t, 0.8t - 5)| = 1 in the xz plane -> t^2 - 8t + 24 = 0 has no root: a miss
