@@ -281,3 +281,18 @@ def test_albedo_synth_cli_writes_pairs_and_manifest_and_refuses_overwrite(tmp_pa
         synth_main([f"out={tmp_path / 'x'}", "n=abc"])
     with pytest.raises(ConfigError, match="missing"):
         synth_main(["n=3"])
+
+
+def test_label_gradients_equal_the_full_plane_formula():
+    """artwork._gradient (per-channel planes, linear ones widened by a nearest resize) gives the bytes of
+    the plain (h, w, 3) formula it replaced."""
+    from gan_lab.synth import artwork
+
+    for w, h, kind in ((37, 16, "vertical"), (50, 9, "horizontal"), (41, 30, "radial"), (8, 8, "radial")):
+        c0, c1 = (200, 13, 77), (4, 250, 128)
+        y, x = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
+        t = {"vertical": y / max(h - 1, 1), "horizontal": x / max(w - 1, 1),
+             "radial": np.clip(np.hypot((x - w / 2) / w, (y - h / 2) / h) * 1.6, 0, 1)}[kind]
+        want = (1 - t)[..., None] * np.array(c0, np.float32) + t[..., None] * np.array(c1, np.float32)
+        want = np.broadcast_to(want.round().astype(np.uint8), (h, w, 3))
+        assert np.array_equal(np.asarray(artwork._gradient(w, h, c0, c1, kind)), want), kind
