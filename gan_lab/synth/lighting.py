@@ -285,11 +285,15 @@ def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_param
         dirs = torch.tensor([lt["dir"] for lt in lights], device=dev).T[..., None]
         to_light = pos - pi
         dist = g.dot(to_light, to_light).sqrt()
-        l = torch.where(is_point, to_light / dist.clamp_min(1e-12), dirs)
-        ndl = g.dot(ni, l).clamp_min(0)
         ref_dist = torch.tensor([math.dist(lt.get("pos", geos[i]["centre"]), geos[i]["centre"])
                                  for lt, i in zip(lights, have)], device=dev)[:, None]
-        att = torch.where(is_point, (ref_dist / dist.clamp_min(1e-3)) ** 2, torch.ones_like(dist))
+        l, att = to_light / dist.clamp_min(1e-12), (ref_dist / dist.clamp_min(1e-3)) ** 2
+        directional = [j for j, lt in enumerate(lights) if lt["type"] != "point"]  # overwrite their rows
+        if directional:  # (row copies: a where() broadcasting per-sample values over the rays is several times slower)
+            rows = torch.tensor(directional, device=dev)
+            l.index_copy_(1, rows, dirs.index_select(1, rows).expand(-1, -1, P))
+            att.index_fill_(0, rows, 1.0)
+        ndl = g.dot(ni, l).clamp_min(0)
         radiance = torch.tensor([[c * lt["intensity"] for c in lt["colour"]] for lt in lights], device=dev).T[..., None]
         size = torch.tensor([lt["size"] for lt in lights], device=dev)
         vis = _shadow_visibility(take(origin), l, dist, is_point, size, idx, ndl, take(convex), products,

@@ -140,19 +140,22 @@ def _render(cfg: RenderConfig, seed: int, indices: list[int], size: int, dev: to
     is_prod = t_p < t_b
     t = torch.where(is_prod, t_p, t_b)
     p = d * t
-    normal = torch.where(is_prod, n_p, back_n)
+    normal = torch.where(is_prod, n_p, back_n.expand_as(n_p).contiguous())  # (a broadcast where is slow)
 
-    # --- materials and lighting ---
-    mats = torch.tensor([_material(k, lp["specular"]) for k, lp in zip(kinds, lps)], device=dev)  # (B,3,2)
-    per_ray = torch.gather(mats, 1, mat[..., None].expand(-1, -1, 2))
-    ks = torch.where(is_prod, per_ray[..., 0], torch.full_like(t, 0.02))
-    shin = torch.where(is_prod, per_ray[..., 1], torch.full_like(t, 8.0))
+    # --- materials: k_s, shininess and sRGB colour of each sample's (label, body, cap), looked up per ray ---
+    table = torch.tensor([[list(m) + (geo["body_srgb"] if j == products.BODY else geo["cap_srgb"])
+                           for j, m in enumerate(_material(k, lp["specular"]))]
+                          for k, lp, geo in zip(kinds, lps, geos)], device=dev)  # (B, 3, 5)
+    key = (torch.arange(n, device=dev)[:, None] * 3 + mat).view(-1)
+    per_ray = g.select(table.view(-1, 5).T, key).view(5, n, -1)  # label rays take the texture colour below
+    ks = torch.where(is_prod, per_ray[0], torch.full_like(t, 0.02))
+    shin = torch.where(is_prod, per_ray[1], torch.full_like(t, 8.0))
     rr = torch.arange(res, device=dev) % ss
     subpixel = (rr[:, None] * ss + rr[None, :]).reshape(-1)  # each ray's slot within its pixel
     convex = is_prod & torch.tensor([k in products.CONVEX for k in kinds], device=dev)[:, None]
     light = lighting.shade(p, normal, d, ks, shin, lps, geos, prods, cfg.shadow_samples, subpixel, ss * ss, convex)
 
-    # --- albedo (sRGB texture values -> linear), (B, 3, P) ---
+    # --- albedo (sRGB texture values -> linear), (3, B, P) ---
     tex = tex_job.result()
     label_tex = torch.stack([t_[0] for t_ in tex]).to(dev)
     back_tex = torch.stack([t_[1] for t_ in tex]).to(dev)
@@ -162,20 +165,15 @@ def _render(cfg: RenderConfig, seed: int, indices: list[int], size: int, dev: to
     q = p - back_c
     bxy = torch.stack([g.dot(q, back_rot[:, 0]) / half, g.dot(q, back_rot[:, 1]) / half], -1)
     bg = F.grid_sample(back_tex, bxy[:, None], mode="bilinear", padding_mode="reflection", align_corners=False)
-    lab, bg = lab[:, :, 0], bg[:, :, 0]
-    body = torch.tensor([geo["body_srgb"] for geo in geos], device=dev)[..., None]
-    cap = torch.tensor([geo["cap_srgb"] for geo in geos], device=dev)[..., None]
-    m = mat[:, None]
-    albedo = torch.where(m == products.LABEL, lab, torch.where(m == products.BODY, body, cap))
-    albedo = torch.where(is_prod[:, None], albedo, bg)
+    is_label = mat == products.LABEL
+    albedo = torch.where(is_label, lab[:, :, 0].transpose(0, 1), per_ray[2:])
+    albedo = torch.where(is_prod, albedo, bg[:, :, 0].transpose(0, 1))
     albedo_lin = lighting.srgb_to_linear(albedo)
-    mask = (is_prod & (mat == products.LABEL)).float()
+    mask = (is_prod & is_label).float()
 
     # --- box filter to pixels: each map pooled in its own layout ((3,B,P) vectors, (B,P) scalars) ---
-    diffuse = light["diffuse"]
-    A = _pool(albedo_lin, res, ss)
-    radiance = _pool(albedo_lin * diffuse.transpose(0, 1), res, ss)
-    irr, spec, nrm = (_pool(x, res, ss).transpose(0, 1) for x in (diffuse, light["specular"], normal))
+    A, radiance, irr, spec, nrm = (_pool(x, res, ss).transpose(0, 1) for x in (
+        albedo_lin, albedo_lin * light["diffuse"], light["diffuse"], light["specular"], normal))
     nrm = nrm / (nrm[:, 0:1] ** 2 + nrm[:, 1:2] ** 2 + nrm[:, 2:3] ** 2).sqrt().clamp_min(1e-8)
     msk, direct, free, depth = (_pool(x, res, ss)[:, None] for x in (mask, light["direct"], light["direct_unshadowed"], t))
     msk = (msk > 0).float()
