@@ -296,3 +296,17 @@ def test_label_gradients_equal_the_full_plane_formula():
         want = (1 - t)[..., None] * np.array(c0, np.float32) + t[..., None] * np.array(c1, np.float32)
         want = np.broadcast_to(want.round().astype(np.uint8), (h, w, 3))
         assert np.array_equal(np.asarray(artwork._gradient(w, h, c0, c1, kind)), want), kind
+
+
+def test_convex_products_skip_only_shadow_rays_that_cannot_hit(monkeypatch):
+    """Shadow rays leaving the lit side of a can or box are not traced (lighting._shadow_visibility): with
+    the shortcut switched off (no kind convex), every map is the same bytes."""
+    from gan_lab.synth import products as prod
+
+    cfg = RenderConfig(products={"can": 0.5, "box": 0.5}, light_size=(0.1, 0.12), **CLEAN)
+    fast = render_batch(6, seed=11, size=24, config=cfg)
+    monkeypatch.setattr(prod, "CONVEX", ())
+    traced = render_batch(6, seed=11, size=24, config=cfg)
+    for f in FIELDS:
+        assert torch.equal(getattr(fast, f), getattr(traced, f)), f
+    assert fast.params == traced.params

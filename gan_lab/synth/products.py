@@ -7,8 +7,9 @@
 - ``pouch``: a soft sheet bulging towards the camera with sinusoidal wrinkles (``geometry.sheet``),
   printed all over.
 
-Each ``sample_*`` draws JSON params from the geometry stream; ``hit(kind, o, d, P)`` evaluates the rays of
-a group of samples of one kind, with ``P`` the params stacked into ``(B, 1, ...)`` tensors. Materials:
+Each ``sample_*`` draws JSON params from the geometry stream; ``hit(kind, o, d, P)`` evaluates the rays
+(components first, ``(3, B, P)``: see ``geometry``) of a group of samples of one kind, with ``P`` the params
+stacked by ``stack`` (the sample on the second-to-last axis, so one ``_pick`` gathers any of them). Materials:
 0 = label, 1 = body, 2 = cap/lid/rim (see ``render.materials``). UV is in [0, 1]^2 (u right, v down).
 """
 
