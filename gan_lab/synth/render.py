@@ -64,7 +64,10 @@ def _material(kind: str, spec: dict) -> list[tuple[float, float]]:
 
 
 def _pool(x: Tensor, res: int, ss: int) -> Tensor:
-    """Rays (..., P) -> (..., res/ss, res/ss) box-filtered pixels, in the map's own layout (no copy first)."""
+    """Rays (..., P) -> (..., res/ss, res/ss) box-filtered pixels, in the map's own memory order (no copy first:
+    a (3, B, P) map stored as (B, 3, P), e.g. a texture lookup's, is pooled as such)."""
+    if x.dim() == 3 and not x.is_contiguous() and x.transpose(0, 1).is_contiguous():
+        return _pool(x.transpose(0, 1), res, ss).transpose(0, 1)
     img = x.reshape(-1, 1, res, res)
     out = F.avg_pool2d(img, ss) if ss > 1 else img
     return out.view(*x.shape[:-1], res // ss, res // ss)
