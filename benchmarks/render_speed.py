@@ -12,6 +12,9 @@ ratio measured in one run. A per-stage breakdown (textures, primary hits, shadin
 the default path follows, from wrappers around the stage functions; the artwork ("textures") is drawn
 on a helper thread overlapped with the rest, so it is listed apart and "other" includes any wait for it.
 ``--compare`` also renders ``--n`` samples with both revisions and prints how far apart they are.
+``--paired K`` (with ``--baseline``) then times K pairs (new default, baseline chunks of 32) in alternating
+order and prints the median of the per-pair ratios, which a machine whose load drifts between the
+variants' turns disturbs far less than the ratio of the medians.
 
 On a machine shared with other jobs, wall-clock rates at 2 threads swing by 10x (OpenMP threads wait for
 a descheduled sibling); ``--cpu`` (implies ``--threads 1``) times the CPU time of the process instead
@@ -111,6 +114,22 @@ def compare(base_render, base_config, n: int, size: int) -> None:
             print(line)
 
 
+def paired(new: tuple, old: tuple, pairs: int, n: int, size: int, chunk: int = 32) -> None:
+    """Renders/s of ``new`` and ``old`` ((render_batch, config) each) timed back to back, alternating which goes
+    first; prints both medians and the median, min and max of the per-pair ratios new / old."""
+    ratios, a, b = [], [], []
+    for k in range(pairs):
+        first, second = (new, old) if k % 2 == 0 else (old, new)
+        r1, r2 = rate(*first, n, size, chunk, seed=k), rate(*second, n, size, chunk, seed=k)
+        rn, ro = (r1, r2) if k % 2 == 0 else (r2, r1)
+        a.append(rn)
+        b.append(ro)
+        ratios.append(rn / ro)
+    print(f"paired ({pairs} pairs of {n} renders, chunks of {chunk}): new {statistics.median(a):.1f} renders/s, "
+          f"baseline {statistics.median(b):.1f} renders/s, ratio median {statistics.median(ratios):.2f} "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=64)
@@ -120,6 +139,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cpu", action="store_true", help="process CPU time instead of wall time (1 torch thread)")
     ap.add_argument("--compare", action="store_true", help="with --baseline: output difference new vs old")
+    ap.add_argument("--paired", type=int, default=0, help="with --baseline: this many alternating (new, old) pairs")
     args = ap.parse_args()
     global CLOCK, STAGE_CLOCK
     if args.cpu:
@@ -146,6 +166,9 @@ def main() -> None:
     print(f"{args.n} renders at {args.size} px, {torch.get_num_threads()} threads, {clock}, median of {args.reps}:")
     for name, r in results.items():
         print(f"  {name:34s} {statistics.median(r):6.1f} renders/s   ({', '.join(f'{x:.1f}' for x in r)})")
+    if args.paired and args.baseline:
+        paired((render.render_batch, RenderConfig()), (base_render.render_batch, base_config.RenderConfig()),
+               args.paired, args.n, args.size)
     print("stage breakdown of the default path (s per render):")
     b = breakdown(render, RenderConfig(), args.n, args.size, 32)
     for k, v in sorted(b.items(), key=lambda kv: -kv[1]):

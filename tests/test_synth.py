@@ -179,17 +179,34 @@ def test_difficulty_tags_follow_the_parameters():
     assert not any("coloured_light" in p["difficulty"] for p in white.params)
 
 
+def _vec(*v):
+    """A per-sample vector (3, 1, 1) or, with one value, a per-sample scalar (1, 1)."""
+    x = torch.tensor(v, dtype=torch.float32)
+    return x.view(1, 1) if len(v) == 1 else x.view(-1, 1, 1)
+
+
 def test_ray_primitive_intersections_by_hand():
-    o = torch.zeros(1, 1, 3)
-    d = torch.tensor([[[0.0, 0.0, 1.0], [0.6, 0.0, 0.8]]])
-    one = lambda *v: torch.tensor(v, dtype=torch.float32).view(1, 1, -1)  # noqa: E731
-    t, n, side = g.capped_cylinder(o, d, one(0, 0, 5), one(0, -1, 0), one(1.0), one(2.0))
-    assert t[0, 0] == pytest.approx(4.0) and torch.allclose(n[0, 0], torch.tensor([0.0, 0.0, -1.0])) and side[0, 0]
+    o = torch.zeros(3, 1, 1)  # vectors are components first: (3, samples, rays)
+    d = torch.tensor([[[0.0, 0.0, 1.0], [0.6, 0.0, 0.8]]]).permute(2, 0, 1)
+    vec = one = _vec
+    t, n, side = g.capped_cylinder(o, d, vec(0, 0, 5), vec(0, -1, 0), one(1.0), one(2.0))
+    assert t[0, 0] == pytest.approx(4.0) and torch.allclose(n[:, 0, 0], torch.tensor([0.0, 0.0, -1.0])) and side[0, 0]
     # second ray: |(0.6t, 0.8t - 5)| = 1 in the xz plane -> t^2 - 8t + 24 = 0 has no root: a miss
     assert t[0, 1] == math.inf
-    t, n, local, face = g.box(o, d, one(0, 0, 5), torch.eye(3).view(1, 1, 3, 3), one(1.0, 1.0, 1.0))
-    assert t[0, 0] == pytest.approx(4.0) and face[0, 0] == 4 and torch.allclose(n[0, 0], torch.tensor([0.0, 0.0, -1.0]))
+    t, n, local, face = g.box(o, d, vec(0, 0, 5), torch.eye(3).view(3, 3, 1, 1), vec(1.0, 1.0, 1.0))
+    assert t[0, 0] == pytest.approx(4.0) and face[0, 0] == 4 and torch.allclose(n[:, 0, 0], torch.tensor([0.0, 0.0, -1.0]))
     assert t[0, 1] == math.inf  # x = 0.6 * 4.x > 1 at the front face plane, and the ray leaves the slab
+    rot = g.rotation(0.3, -0.2, 0.1).view(3, 3, 1, 1)  # to_local / to_world: R^T v and R v, inverse of each other
+    v = torch.randn(3, 1, 4)
+    torch.testing.assert_close(g.to_local(v, rot)[:, 0].T, v[:, 0].T @ rot[:, :, 0, 0])
+    torch.testing.assert_close(g.to_world(g.to_local(v, rot), rot), v)
+
+
+def test_select_gathers_columns_of_every_row():
+    x = torch.arange(24.0).view(2, 3, 4)
+    idx = torch.tensor([3, 0, 0, 2])
+    assert torch.equal(g.select(x, idx), x[..., idx])
+    assert g.select(x, idx[:0]).shape == (2, 3, 0)
 
 
 def test_bounding_sphere_culling_changes_nothing():
@@ -202,7 +219,7 @@ def test_bounding_sphere_culling_changes_nothing():
         assert ps, f"no {kind} among the sampled scenes: raise the sample count"
         P = products.stack(kind, ps, "cpu")
         d = g.camera_rays(torch.full((len(ps),), math.tan(math.radians(20))), 24)
-        o = torch.zeros(len(ps), 1, 3).expand_as(d)
+        o = torch.zeros(3, len(ps), 1).expand_as(d)
         full, culled = products.hit(kind, o, d, P), products.hit_culled(kind, o, d, P)
         # Two code paths: their floats may differ in the last bits (AVX-512 vs AMX kernels), so a grazing ray
         # may hit in one and miss in the other. A culling bug loses whole objects: thousands of rays.
@@ -210,23 +227,23 @@ def test_bounding_sphere_culling_changes_nothing():
         assert hit.any() and (hit != hit_culled).float().mean() <= 1e-3, kind
         both = hit & hit_culled
         for a, b in zip(full, culled):
-            torch.testing.assert_close(a[both], b[both], rtol=1e-4, atol=1e-4, msg=kind)
+            torch.testing.assert_close(a[..., both], b[..., both], rtol=1e-4, atol=1e-4, msg=kind)
 
 
 def test_sh_irradiance_matches_a_numerical_cosine_integral():
     gen = torch.Generator().manual_seed(0)
     coeffs = torch.randn(1, 9, 3, generator=gen) * 0.3
     coeffs[0, 0] += 2.0  # keep radiance positive so the clamp does not act
-    n = g.normalize(torch.randn(1, 5, 3, generator=gen))
+    n = g.normalize(torch.randn(3, 1, 5, generator=gen))
     # integrate L(w) max(n.w, 0) over the sphere on a fine (theta, phi) grid
     th = (torch.arange(400) + 0.5) / 400 * math.pi
     ph = (torch.arange(800) + 0.5) / 800 * 2 * math.pi
     T, Ph = torch.meshgrid(th, ph, indexing="ij")
     w = torch.stack([T.sin() * Ph.cos(), T.sin() * Ph.sin(), T.cos()], -1).reshape(-1, 3).double()
     dA = (T.sin() * (math.pi / 400) * (2 * math.pi / 800)).reshape(-1).double()
-    L = lighting.sh_basis(w) @ coeffs[0].double()  # (M, 3)
-    want = torch.stack([((w @ nk.double()).clamp_min(0) * dA)[:, None].mul(L).sum(0) for nk in n[0]])
-    got = lighting.sh_irradiance(n, coeffs)[0].double()
+    L = lighting.sh_basis(w.T).T @ coeffs[0].double()  # (M, 3)
+    want = torch.stack([((w @ nk.double()).clamp_min(0) * dA)[:, None].mul(L).sum(0) for nk in n[:, 0].T])
+    got = lighting.sh_irradiance(n, coeffs)[:, 0].T.double()
     assert torch.allclose(got, want, rtol=2e-3, atol=2e-3)
 
 
@@ -264,3 +281,32 @@ def test_albedo_synth_cli_writes_pairs_and_manifest_and_refuses_overwrite(tmp_pa
         synth_main([f"out={tmp_path / 'x'}", "n=abc"])
     with pytest.raises(ConfigError, match="missing"):
         synth_main(["n=3"])
+
+
+def test_label_gradients_equal_the_full_plane_formula():
+    """artwork._gradient (per-channel planes, linear ones widened by a nearest resize) gives the bytes of
+    the plain (h, w, 3) formula it replaced."""
+    from gan_lab.synth import artwork
+
+    for w, h, kind in ((37, 16, "vertical"), (50, 9, "horizontal"), (41, 30, "radial"), (8, 8, "radial")):
+        c0, c1 = (200, 13, 77), (4, 250, 128)
+        y, x = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
+        t = {"vertical": y / max(h - 1, 1), "horizontal": x / max(w - 1, 1),
+             "radial": np.clip(np.hypot((x - w / 2) / w, (y - h / 2) / h) * 1.6, 0, 1)}[kind]
+        want = (1 - t)[..., None] * np.array(c0, np.float32) + t[..., None] * np.array(c1, np.float32)
+        want = np.broadcast_to(want.round().astype(np.uint8), (h, w, 3))
+        assert np.array_equal(np.asarray(artwork._gradient(w, h, c0, c1, kind)), want), kind
+
+
+def test_convex_products_skip_only_shadow_rays_that_cannot_hit(monkeypatch):
+    """Shadow rays leaving the lit side of a can or box are not traced (lighting._shadow_visibility): with
+    the shortcut switched off (no kind convex), every map is the same bytes."""
+    from gan_lab.synth import products as prod
+
+    cfg = RenderConfig(products={"can": 0.5, "box": 0.5}, light_size=(0.1, 0.12), **CLEAN)
+    fast = render_batch(6, seed=11, size=24, config=cfg)
+    monkeypatch.setattr(prod, "CONVEX", ())
+    traced = render_batch(6, seed=11, size=24, config=cfg)
+    for f in FIELDS:
+        assert torch.equal(getattr(fast, f), getattr(traced, f)), f
+    assert fast.params == traced.params

@@ -70,12 +70,15 @@ def jpeg(x: Tensor, quality: list[int | None], backend: str) -> Tensor:
             q = torch.tensor([float(quality[i])], device=x.device)
             out[i] = jpeg_codec_differentiable(x[i : i + 1], q)[0].clamp(0, 1)
         return out
-    for i in idx:
-        arr = (x[i].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+    # 8-bit RGB of the whole batch at once, then one encode / decode per image (libjpeg, deterministic)
+    arrs = (x.index_select(0, torch.tensor(idx, device=x.device)) * 255).round().to(torch.uint8)
+    arrs = arrs.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    dec = np.empty_like(arrs)
+    for k, i in enumerate(idx):
         buf = io.BytesIO()
-        Image.fromarray(arr, "RGB").save(buf, format="JPEG", quality=int(quality[i]))
-        dec = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), np.float32) / 255
-        out[i] = torch.from_numpy(dec).permute(2, 0, 1).to(x.device)
+        Image.fromarray(arrs[k], "RGB").save(buf, format="JPEG", quality=int(quality[i]))
+        dec[k] = np.asarray(Image.open(io.BytesIO(buf.getvalue()), formats=["JPEG"]).convert("RGB"))
+    out[idx] = torch.from_numpy(dec).to(x.device).permute(0, 3, 1, 2).float() / 255
     return out
 
 

@@ -62,17 +62,18 @@ def light_colour(rng: Stream, cfg: RenderConfig) -> tuple[list[float], bool]:
 
 
 def sh_basis(n: Tensor) -> Tensor:
-    """Real SH basis Y_lm(n) for l <= 2, (..., 9), order (00, 1-1, 10, 11, 2-2, 2-1, 20, 21, 22)."""
-    x, y, z = n.unbind(-1)
+    """Real SH basis Y_lm(n) for l <= 2 of normals (3, ...): (9, ...), order (00, 1-1, 10, 11, 2-2, 2-1, 20, 21, 22)."""
+    x, y, z = n[0], n[1], n[2]
     return torch.stack([torch.full_like(x, 0.282095), 0.488603 * y, 0.488603 * z, 0.488603 * x,
                         1.092548 * x * y, 1.092548 * y * z, 0.315392 * (3 * z * z - 1), 1.092548 * x * z,
-                        0.546274 * (x * x - y * y)], -1)
+                        0.546274 * (x * x - y * y)])
 
 
 def sh_irradiance(n: Tensor, coeffs: Tensor) -> Tensor:
-    """Irradiance at normals ``n`` (B,P,3) from radiance SH ``coeffs`` (B,9,3) -> (B,P,3), >= 0."""
+    """Irradiance at normals ``n`` (3,B,P) from radiance SH ``coeffs`` (B,9,3) -> (3,B,P), >= 0."""
     a = torch.tensor([SH_A[0]] + [SH_A[1]] * 3 + [SH_A[2]] * 5, device=n.device)
-    return torch.einsum("bpk,bkc->bpc", sh_basis(n) * a, coeffs).clamp_min(0)
+    basis = sh_basis(n).flatten(2) * a.view(9, 1, 1)  # (9, B, P)
+    return torch.bmm(coeffs.transpose(1, 2), basis.transpose(0, 1)).transpose(0, 1).clamp_min(0).view(n.shape)
 
 
 def _random_dir(rng: Stream, max_polar_deg: float) -> list[float]:
@@ -164,12 +165,12 @@ def occluder_sdf(occ: dict, x: Tensor, y: Tensor) -> Tensor:
 
 
 def occluder_visibility(occ: dict, centre, light: dict, p: Tensor, l: Tensor) -> Tensor:
-    """Soft visibility (P,) of the key light through the occluder for points ``p`` (P,3), light dirs ``l``."""
-    lc = torch.tensor(light["dir"], device=p.device)
-    plane_c = torch.tensor(centre, device=p.device) + occ["dist"] * lc
+    """Soft visibility (P,) of the key light through the occluder for points ``p`` (3,P), light dirs ``l``."""
+    lc = torch.tensor(light["dir"], device=p.device).view(3, 1)
+    plane_c = torch.tensor(centre, device=p.device).view(3, 1) + occ["dist"] * lc
     s = g.dot(plane_c - p, lc) / g.dot(l, lc).clamp_min(1e-3)  # distance along the ray to the plane
-    q = p + s[..., None] * l - plane_c
-    e1, e2 = (torch.tensor(e, device=p.device) for e in _frame(light["dir"]))
+    q = p + s * l - plane_c
+    e1, e2 = (torch.tensor(e, device=p.device).view(3, 1) for e in _frame(light["dir"]))
     sd = occluder_sdf(occ, g.dot(q, e1), g.dot(q, e2))
     w = (s.clamp_min(0) * math.tan(light["size"])).clamp_min(2e-3)
     vis = ((sd / w).clamp(-1, 1) * 0.5 + 0.5)
@@ -178,46 +179,85 @@ def occluder_visibility(occ: dict, centre, light: dict, p: Tensor, l: Tensor) ->
 
 
 def _jitter(j: Tensor, k: int, radius: Tensor, l: Tensor) -> Tensor:
-    """Ray ``j`` of ``k`` stratified directions over cones of angular ``radius`` around unit ``l`` (..., 3).
+    """Ray ``j`` of ``k`` stratified directions over cones of angular ``radius`` around unit ``l`` (3, ...).
 
-    ``j`` and ``radius`` broadcast against ``l[..., 0]``. The k directions are a sunflower spiral on the
+    ``j`` and ``radius`` broadcast against ``l[0]``. The k directions are a sunflower spiral on the
     light's disc: equal-area rings, golden-angle turns.
     """
-    lx, ly, lz = l.unbind(-1)  # e1 = l x ref, ref = +y (or +x when l is near y), written out
+    lx, ly, lz = l[0], l[1], l[2]  # e1 = l x ref, ref = +y (or +x when l is near y), written out
     use_y, zero = ly.abs() < 0.9, torch.zeros_like(lx)
     e1 = g.normalize(torch.stack([torch.where(use_y, -lz, zero), torch.where(use_y, zero, lz),
-                                  torch.where(use_y, lx, -ly)], -1))
+                                  torch.where(use_y, lx, -ly)]))
     e2 = g.cross(l, e1)
     jk = torch.arange(k, dtype=l.dtype, device=l.device)  # the k spiral points, looked up per ray
     ang = jk * 2.399963
     pick = j.reshape(-1)
-    cos, sin = (x.index_select(0, pick).view(j.shape)[..., None] for x in (torch.cos(ang), torch.sin(ang)))
-    rad = (torch.tan(radius) * torch.sqrt((jk + 0.5) / k).index_select(0, pick).view(j.shape))[..., None]
+    cos, sin = (x.index_select(0, pick).view(j.shape) for x in (torch.cos(ang), torch.sin(ang)))
+    rad = torch.tan(radius) * torch.sqrt((jk + 0.5) / k).index_select(0, pick).view(j.shape)
     return g.normalize(l + rad * (cos * e1 + sin * e2))
 
 
 def _cone_meets_sphere(o: Tensor, l: Tensor, sphere: Tensor, half_angle: Tensor) -> Tensor:
-    """Rays from ``o`` (K,3) with directions within ``half_angle`` (K,) of unit ``l`` (K,3) that may meet the
-    spheres ``sphere`` (K,4: centre, radius) ahead: a conservative test (a margin of 1e-3 rad, and an origin
+    """Rays from ``o`` (3,K) with directions within ``half_angle`` (K,) of unit ``l`` (3,K) that may meet the
+    spheres ``sphere`` (4,K: centre, radius) ahead: a conservative test (a margin of 1e-3 rad, and an origin
     inside the sphere always passes), so that dropping the others changes no shadow."""
-    w = sphere[:, :3] - o
+    w = sphere[:3] - o
     wl = g.dot(w, w).sqrt()
-    r = sphere[:, 3]
+    r = sphere[3]
     seen = torch.asin((r / wl.clamp_min(1e-12)).clamp(max=1.0))  # angular radius of the sphere from o
     reach = (seen + half_angle + 1e-3).clamp(max=math.pi)
     return (wl <= r * 1.001) | (g.dot(w, l) >= wl * torch.cos(reach))
 
 
+def _shadow_visibility(o: Tensor, l: Tensor, dist: Tensor, is_point: Tensor, size: Tensor, idx: Tensor, ndl: Tensor,
+                       convex: Tensor, products, shadow_samples: int, subpixel: Tensor, n_sub: int) -> Tensor:
+    """Share (b,P) of the jittered shadow rays from ``o`` towards the light ``l`` (3,b,P) that reach it.
+
+    Rays are traced only where n.l > 0, as one flat list, and only those whose cone (the jittered
+    directions lie within the light's angular radius of l) can meet their sample's bounding sphere: the
+    others miss the product whatever the jitter. Nor are the rays from a convex product (``convex`` (b,P))
+    whose whole cone lies on the open side of the tangent plane (n.l > sin(radius + 1e-3)): they start
+    2e-3 off the surface and move away from the plane, which bounds the product. ``idx`` (b,): the samples
+    of the rows."""
+    b, P = dist.shape
+    vis = torch.ones_like(dist)
+    flat = (ndl > 0).view(-1).nonzero()[:, 0]
+    if not len(flat):
+        return vis
+    rows = flat // P
+    o_r, l_r = g.select(o.reshape(3, -1), flat), g.select(l.reshape(3, -1), flat)
+    size_r = size.index_select(0, rows)
+    keep = _cone_meets_sphere(o_r, l_r, g.select(products.spheres(idx), rows), size_r)
+    keep &= ~(convex.view(-1).index_select(0, flat) & (ndl.view(-1).index_select(0, flat) > torch.sin(size_r + 1e-3)))
+    keep = keep.nonzero()[:, 0]
+    if not len(keep):
+        return vis
+    flat, rows = flat.index_select(0, keep), rows.index_select(0, keep)
+    o_r, l_r = g.select(o_r, keep), g.select(l_r, keep)
+    far = dist.view(-1).index_select(0, flat)
+    point_r, size_r, sample_r = is_point[:, 0][rows], size_r.index_select(0, keep), idx.index_select(0, rows)
+    sub_r = subpixel.index_select(0, flat % P)
+    passes = -(-shadow_samples // n_sub)
+    seen = torch.zeros_like(far)
+    for m in range(passes):
+        lj = _jitter(sub_r + m * n_sub, passes * n_sub, size_r, l_r)
+        t = products.occlusion_rays(o_r, lj, sample_r)
+        seen = seen + ((t == g.INF) | (point_r & (t >= far))).float()
+    return vis.view(-1).index_copy_(0, flat, seen / passes).view(b, P)
+
+
 def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_params: list[dict], geos: list[dict],
-          products, shadow_samples: int, subpixel: Tensor, n_sub: int) -> dict[str, Tensor]:
+          products, shadow_samples: int, subpixel: Tensor, n_sub: int, convex: Tensor | None = None) -> dict[str, Tensor]:
     """Per-ray diffuse irradiance, specular radiance and direct-light luminance with/without shadows.
 
-    p, n, d: (B,P,3) hit points, normals, view rays; ks, shin: (B,P) material; returns (B,P,3)/(B,P) maps.
+    p, n, d: (3,B,P) hit points, normals, view rays; ks, shin: (B,P) material; returns (3,B,P)/(B,P) maps.
     Soft shadows are stratified over the ``n_sub`` rays of a pixel (``subpixel`` (P,) = a ray's slot in
     its pixel): each ray traces ceil(shadow_samples / n_sub) shadow rays per light, and the pixel's rays
-    together cover ``max(shadow_samples, n_sub)`` directions of the light's disc.
+    together cover ``max(shadow_samples, n_sub)`` directions of the light's disc. ``convex`` (B,P): the rays
+    that hit a convex product (``products.CONVEX``; default none), whose lit side cannot shadow itself.
     """
-    B, P, _ = p.shape
+    _, B, P = p.shape
+    convex = torch.zeros(B, P, dtype=torch.bool, device=p.device) if convex is None else convex
     dev = p.device
     sh = torch.tensor([lp["sh"] for lp in light_params], dtype=torch.float32, device=dev)
     diffuse = sh_irradiance(n, sh)
@@ -232,64 +272,46 @@ def shade(p: Tensor, n: Tensor, d: Tensor, ks: Tensor, shin: Tensor, light_param
         idx = torch.tensor(have, device=dev)
         every = len(have) == B  # all samples have light k: no gathers / scatters of whole maps
 
-        def take(x):
-            return x if every else x.index_select(0, idx)
+        def take(x):  # the rows of the samples with light k (the sample axis is the second-to-last)
+            return x if every else x.index_select(x.dim() - 2, idx)
 
         def add(acc, x):
-            return acc.add_(x) if every else acc.index_add_(0, idx, x)
+            return acc.add_(x) if every else acc.index_add_(acc.dim() - 2, idx, x)
 
         lights = [light_params[i]["lights"][k] for i in have]
-        pi, ni, oi = take(p), take(n), take(origin)
+        pi, ni = take(p), take(n)
         is_point = torch.tensor([lt["type"] == "point" for lt in lights], device=dev)[:, None]
-        pos = torch.tensor([lt.get("pos", [0.0, 0.0, 0.0]) for lt in lights], device=dev)[:, None]
-        dirs = torch.tensor([lt["dir"] for lt in lights], device=dev)[:, None]
+        pos = torch.tensor([lt.get("pos", [0.0, 0.0, 0.0]) for lt in lights], device=dev).T[..., None]
+        dirs = torch.tensor([lt["dir"] for lt in lights], device=dev).T[..., None]
         to_light = pos - pi
         dist = g.dot(to_light, to_light).sqrt()
-        l = torch.where(is_point[..., None], to_light / dist.clamp_min(1e-12)[..., None], dirs.expand_as(pi))
-        ndl = g.dot(ni, l).clamp_min(0)
         ref_dist = torch.tensor([math.dist(lt.get("pos", geos[i]["centre"]), geos[i]["centre"])
                                  for lt, i in zip(lights, have)], device=dev)[:, None]
-        att = torch.where(is_point, (ref_dist / dist.clamp_min(1e-3)) ** 2, torch.ones_like(dist))
-        radiance = torch.tensor([[c * lt["intensity"] for c in lt["colour"]] for lt in lights], device=dev)[:, None]
-        # shadow rays only where the light can add anything (n.l > 0), as one flat list of rays
-        vis = torch.ones_like(dist)
-        flat = (ndl > 0).view(-1).nonzero()[:, 0]
-        passes = -(-shadow_samples // n_sub)
+        l, att = to_light / dist.clamp_min(1e-12), (ref_dist / dist.clamp_min(1e-3)) ** 2
+        directional = [j for j, lt in enumerate(lights) if lt["type"] != "point"]  # overwrite their rows
+        if directional:  # (row copies: a where() broadcasting per-sample values over the rays is several times slower)
+            rows = torch.tensor(directional, device=dev)
+            l.index_copy_(1, rows, dirs.index_select(1, rows).expand(-1, -1, P))
+            att.index_fill_(0, rows, 1.0)
+        ndl = g.dot(ni, l).clamp_min(0)
+        radiance = torch.tensor([[c * lt["intensity"] for c in lt["colour"]] for lt in lights], device=dev).T[..., None]
         size = torch.tensor([lt["size"] for lt in lights], device=dev)
-        if len(flat):
-            # keep only the rays whose cone (the jittered directions lie within the light's angular radius
-            # of l) can meet their sample's bounding sphere: the others miss the product whatever the jitter
-            rows = flat // P
-            o_r, l_r = oi.reshape(-1, 3).index_select(0, flat), l.reshape(-1, 3).index_select(0, flat)
-            cone = _cone_meets_sphere(o_r, l_r, products.spheres(idx).index_select(0, rows), size.index_select(0, rows))
-            keep = cone.nonzero()[:, 0]
-            flat, rows = flat.index_select(0, keep), rows.index_select(0, keep)
-            o_r, l_r = o_r.index_select(0, keep), l_r.index_select(0, keep)
-        if len(flat):
-            cols = flat % P
-            far = dist.view(-1).index_select(0, flat)
-            point_r, size_r, sample_r = is_point[:, 0][rows], size.index_select(0, rows), idx.index_select(0, rows)
-            sub_r = subpixel.index_select(0, cols)
-            seen = torch.zeros_like(far)
-            for m in range(passes):
-                lj = _jitter(sub_r + m * n_sub, passes * n_sub, size_r, l_r)
-                t = products.occlusion_rays(o_r, lj, sample_r)
-                seen = seen + ((t == g.INF) | (point_r & (t >= far))).float()
-            vis.view(-1).index_copy_(0, flat, seen / passes)
+        vis = _shadow_visibility(take(origin), l, dist, is_point, size, idx, ndl, take(convex), products,
+                                 shadow_samples, subpixel, n_sub)
         if k == 0:  # the occluder shadows the key light
             for j, i in enumerate(have):
                 occ = light_params[i]["occluder"]
                 if occ is not None:
-                    vis[j] = vis[j] * occluder_visibility(occ, geos[i]["centre"], lights[j], pi[j], l[j])
+                    vis[j] = vis[j] * occluder_visibility(occ, geos[i]["centre"], lights[j], pi[:, j], l[:, j])
         irr = ndl * att
         lit = irr * vis
-        add(diffuse, lit[..., None] * radiance)
+        add(diffuse, lit * radiance)
         h = g.normalize(l - take(d))
         ndh = g.dot(ni, h).clamp_min(0)
         s_ = take(shin)
         spec = take(ks) * (s_ + 8) / 8 * ndh ** s_ * lit
-        add(specular, spec[..., None] * radiance)
-        lum = (radiance * torch.tensor([0.2126, 0.7152, 0.0722], device=dev)).sum(-1)
+        add(specular, spec * radiance)
+        lum = (radiance[0] * 0.2126 + radiance[1] * 0.7152) + radiance[2] * 0.0722
         add(direct, lit * lum)
         add(free, irr * lum)
     return {"diffuse": diffuse, "specular": specular, "direct": direct, "direct_unshadowed": free}

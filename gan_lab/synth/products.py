@@ -7,8 +7,9 @@
 - ``pouch``: a soft sheet bulging towards the camera with sinusoidal wrinkles (``geometry.sheet``),
   printed all over.
 
-Each ``sample_*`` draws JSON params from the geometry stream; ``hit(kind, o, d, P)`` evaluates the rays of
-a group of samples of one kind, with ``P`` the params stacked into ``(B, 1, ...)`` tensors. Materials:
+Each ``sample_*`` draws JSON params from the geometry stream; ``hit(kind, o, d, P)`` evaluates the rays
+(components first, ``(3, B, P)``: see ``geometry``) of a group of samples of one kind, with ``P`` the params
+stacked by ``stack`` (the sample on the second-to-last axis, so one ``_pick`` gathers any of them). Materials:
 0 = label, 1 = body, 2 = cap/lid/rim (see ``render.materials``). UV is in [0, 1]^2 (u right, v down).
 """
 
@@ -23,6 +24,7 @@ from gan_lab.synth import geometry as g
 from gan_lab.synth.rng import Stream
 
 LABEL, BODY, CAP = 0, 1, 2
+CONVEX = ("can", "box")  # a single convex solid: its tangent planes bound it (shadow rays use this)
 
 
 def _cylinder_axis(rng: Stream) -> list[float]:
@@ -60,35 +62,38 @@ def sample(kind: str, rng: Stream) -> dict:
 
 
 def stack(kind: str, params: list[dict], device) -> dict[str, Tensor]:
-    """Per-sample params (placed: with 'centre' and 'scale') -> (B, 1, ...) float tensors."""
-    def t(key, fn=lambda p, k: p[k]):
-        return torch.tensor([fn(p, key) for p in params], dtype=torch.float32, device=device)[:, None]
+    """Per-sample params (placed: with 'centre' and 'scale') -> tensors whose second-to-last axis is the
+    sample: scalars (B, 1), vectors (3, B, 1), rotations (3, 3, B, 1), waves (n_waves, 4, B, 1)."""
+    def t(key):
+        x = torch.tensor([p[key] for p in params], dtype=torch.float32, device=device)
+        return x.view(-1, 1) if x.dim() == 1 else x.T.contiguous()[..., None]  # vectors: components first
 
-    P = {"c": t("centre"), "s": t("scale")[..., None]}
+    P = {"c": t("centre"), "s": t("scale")}
     if kind in ("bottle", "can"):
         for k in ("radius", "half_height", "coverage", "label_lo", "label_hi", "label_phase"):
-            P[k] = t(k)[..., None] * (P["s"] if k in ("radius", "half_height") else 1)
+            P[k] = t(k) * (P["s"] if k in ("radius", "half_height") else 1)
         P["a"] = t("axis")
         if kind == "bottle":
             for k in ("neck_radius", "neck_len", "shoulder"):
-                P[k] = t(k)[..., None] * P["s"]
+                P[k] = t(k) * P["s"]
     else:
         P["half"] = t("half") * P["s"]
-        P["rot"] = torch.stack([g.rotation(*p["rot"]) for p in params]).to(device)[:, None]
+        P["rot"] = torch.stack([g.rotation(*p["rot"]) for p in params]).permute(1, 2, 0).contiguous()[..., None].to(device)
         if kind == "pouch":
-            P["bulge"] = t("bulge")[..., None] * P["s"]
+            P["bulge"] = t("bulge") * P["s"]
             k = max(len(p["waves"]) for p in params)  # pad with zero-amplitude waves
-            P["waves"] = torch.tensor([p["waves"] + [[0.0, 1.0, 0.0, 0.0]] * (k - len(p["waves"])) for p in params],
-                                      dtype=torch.float32, device=device)
+            waves = torch.tensor([p["waves"] + [[0.0, 1.0, 0.0, 0.0]] * (k - len(p["waves"])) for p in params],
+                                 dtype=torch.float32, device=device)
+            P["waves"] = waves.permute(1, 2, 0).contiguous()[..., None]  # (k, 4, B, 1)
             # per-sample wave directions, computed once here rather than per ray inside the intersection
-            ang, freq, hy = P["waves"][..., 0], P["waves"][..., 1], P["half"][..., 1]
+            ang, freq, hy = P["waves"][:, 0], P["waves"][:, 1], P["half"][1]
             P["wave_dx"], P["wave_dy"] = torch.cos(ang) * freq / hy, torch.sin(ang) * freq / hy
     return P
 
 
 def _pouch_height(P):
-    hx, hy = P["half"][..., 0], P["half"][..., 1]
-    waves, bulge = P["waves"], P["bulge"][..., 0]
+    hx, hy = P["half"][0], P["half"][1]
+    waves, bulge, s = P["waves"], P["bulge"], P["s"]
 
     def height(x, y, grad: bool = True):
         """(h, dh/dx, dh/dy); with grad=False (the fixed-point iterations) only h, the slopes are None."""
@@ -98,12 +103,12 @@ def _pouch_height(P):
         h = bulge * env
         if grad:
             hxd, hyd = bulge * (-2 * u / hx) * fv, bulge * fu * (-2 * v / hy)
-        for k in range(waves.shape[1]):
-            ph, amp = waves[:, k, 2][:, None], waves[:, k, 3][:, None]
-            dx, dy = P["wave_dx"][:, k][:, None], P["wave_dy"][:, k][:, None]
+        for k in range(waves.shape[0]):
+            ph, amp = waves[k, 2], waves[k, 3]
+            dx, dy = P["wave_dx"][k], P["wave_dy"][k]
             arg = dx * x + dy * y + ph
             sw = torch.sin(arg)
-            a = amp * P["s"][..., 0]
+            a = amp * s
             h = h + a * env * sw
             if grad:
                 cw = torch.cos(arg)
@@ -114,70 +119,80 @@ def _pouch_height(P):
     return height
 
 
+def _pick(x: Tensor, sel: Tensor) -> Tensor:
+    """Rows ``sel`` of the sample / ray axis (the second-to-last) of a (..., N, 1) scalar, vector or parameter."""
+    return g.select(x[..., 0], sel)[..., None]
+
+
+def _bottle_parts(o: Tensor, d: Tensor, P: dict[str, Tensor], t, n, on_side, mat):
+    """The bottle's shoulder, neck and cap, stacked along the axis, merged into the body's hit."""
+    c, a, r, hh = P["c"], P["a"], P["radius"], P["half_height"]
+    parts = [(r * 0.7, P["shoulder"] / 2, hh + P["shoulder"] / 2, BODY),
+             (P["neck_radius"], P["neck_len"] / 2, hh + P["shoulder"] + P["neck_len"] / 2, BODY),
+             (P["neck_radius"] * 1.25, 0.03 * P["s"], hh + P["shoulder"] + P["neck_len"] + 0.03 * P["s"], CAP)]
+    for pr, phh, off, m in parts:
+        cp = c + a * off
+        if d.shape[-1] != 1:  # rays of whole samples
+            tp, np_, _ = g.capped_cylinder(o, d, cp, a, pr, phh)
+            closer = tp < t
+            t, n = torch.where(closer, tp, t), torch.where(closer, np_, n)
+            on_side = on_side & ~closer
+            mat = torch.where(closer, torch.full_like(mat, m), mat)
+            continue
+        # a flat ray list: test only the rays that meet this part's bounding sphere
+        sel = _sphere_candidates(o, d, cp, torch.sqrt(pr ** 2 + phh ** 2) * 1.01 + 1e-4)[:, 0].nonzero()[:, 0]
+        if len(sel):
+            tp, np_, _ = g.capped_cylinder(*(_pick(x, sel) for x in (o, d, cp, a, pr, phh)))
+            ts = _pick(t, sel)
+            closer = tp < ts
+            t = t.index_copy(0, sel, torch.where(closer, tp, ts))
+            n = n.index_copy(1, sel, torch.where(closer, np_, _pick(n, sel)))
+            on_side = on_side.index_copy(0, sel, _pick(on_side, sel) & ~closer)
+            mat = mat.index_copy(0, sel, torch.where(closer, torch.full_like(tp, m, dtype=torch.long), _pick(mat, sel)))
+    return t, n, on_side, mat
+
+
 def hit(kind: str, o: Tensor, d: Tensor, P: dict[str, Tensor], shadow_only: bool = False):
-    """Rays of one product kind -> t (B,P) [, normal (B,P,3), uv (B,P,2), material (B,P) long]."""
+    """Rays (3, B, P) of one product kind -> t (B,P) [, normal (3,B,P), uv (2,B,P), material (B,P) long]."""
     c = P["c"]
     if kind in ("bottle", "can"):
-        a, r, hh = P["a"], P["radius"], P["half_height"]
-        t, n, on_side = g.capped_cylinder(o, d, c, a, r, hh)
+        a, hh = P["a"], P["half_height"]
+        t, n, on_side = g.capped_cylinder(o, d, c, a, P["radius"], hh)
         mat = torch.full_like(t, CAP if kind == "can" else BODY, dtype=torch.long)
-        if kind == "bottle":  # shoulder, neck and cap stacked along the axis
-            parts = [(r * 0.7, P["shoulder"] / 2, hh + P["shoulder"] / 2, BODY),
-                     (P["neck_radius"], P["neck_len"] / 2, hh + P["shoulder"] + P["neck_len"] / 2, BODY),
-                     (P["neck_radius"] * 1.25, 0.03 * P["s"], hh + P["shoulder"] + P["neck_len"] + 0.03 * P["s"], CAP)]
-            for pr, phh, off, m in parts:
-                cp = c + a * off[..., 0:1]
-                if d.shape[1] == 1:  # a flat ray list: test only the rays that meet this part's bounding sphere
-                    near = _sphere_candidates(o, d, cp, torch.sqrt(pr ** 2 + phh ** 2)[..., 0] * 1.01 + 1e-4)
-                    sel = near[:, 0].nonzero()[:, 0]
-                    if len(sel):
-                        def pick(x):
-                            return x.index_select(0, sel)
-                        tp, np_, _ = g.capped_cylinder(pick(o), pick(d), pick(cp), pick(a), pick(pr), pick(phh))
-                        ts = pick(t)
-                        closer = tp < ts
-                        t = t.index_copy(0, sel, torch.where(closer, tp, ts))
-                        n = n.index_copy(0, sel, torch.where(closer[..., None], np_, pick(n)))
-                        on_side = on_side.index_copy(0, sel, pick(on_side) & ~closer)
-                        mat = mat.index_copy(0, sel, torch.where(closer, torch.full_like(tp, m, dtype=torch.long), pick(mat)))
-                    continue
-                tp, np_, _ = g.capped_cylinder(o, d, cp, a, pr, phh)
-                closer = tp < t
-                t, n = torch.where(closer, tp, t), torch.where(closer[..., None], np_, n)
-                on_side = on_side & ~closer
-                mat = torch.where(closer, torch.full_like(mat, m), mat)
+        if kind == "bottle":
+            t, n, on_side, mat = _bottle_parts(o, d, P, t, n, on_side, mat)
         if shadow_only:
             return t
-        q = o + torch.where(torch.isfinite(t), t, torch.zeros_like(t))[..., None] * d - c
-        e1 = g.normalize(-c - g.dot(-c, a)[..., None] * a)  # towards the camera, across the axis
-        e2 = torch.cross(a.expand_as(e1), e1, dim=-1)
-        phi = torch.atan2(g.dot(q, e2), g.dot(q, e1)) - P["label_phase"][..., 0] * 2 * math.pi
+        q = o + torch.where(torch.isfinite(t), t, torch.zeros_like(t)) * d - c
+        e1 = g.normalize(-c - g.dot(-c, a) * a)  # towards the camera, across the axis
+        e2 = g.cross(a, e1)
+        phi = torch.atan2(g.dot(q, e2), g.dot(q, e1)) - P["label_phase"] * 2 * math.pi
         phi = torch.remainder(phi + math.pi, 2 * math.pi) - math.pi
-        u = phi / (2 * math.pi * P["coverage"][..., 0]) + 0.5
-        axial = (g.dot(q, a) / (2 * hh[..., 0]) + 0.5)  # 0 at the bottom, 1 at the top of the body
-        lo, hi = P["label_lo"][..., 0], P["label_hi"][..., 0]
+        u = phi / (2 * math.pi * P["coverage"]) + 0.5
+        axial = (g.dot(q, a) / (2 * hh) + 0.5)  # 0 at the bottom, 1 at the top of the body
+        lo, hi = P["label_lo"], P["label_hi"]
         v = (hi - axial) / (hi - lo)
         is_label = on_side & (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
         mat = torch.where(is_label, torch.full_like(mat, LABEL), mat)
-        return t, n, torch.stack([u, v], -1), mat
+        return t, n, torch.stack([u, v]), mat
     if kind == "box":
         t, n, local, face = g.box(o, d, c, P["rot"], P["half"])
         if shadow_only:
             return t
-        uv = local[..., :2] / P["half"][..., :2] * 0.5 + 0.5
+        uv = local[:2] / P["half"][:2] * 0.5 + 0.5
         mat = torch.where(face == 4, LABEL, BODY)
         return t, n, uv, mat
     if kind == "pouch":
         if shadow_only:
             return g.sheet(o, d, c, P["rot"], P["half"], _pouch_height(P), iters=3, t_only=True)
         t, n, xy = g.sheet(o, d, c, P["rot"], P["half"], _pouch_height(P), iters=6)
-        uv = xy / P["half"][..., :2] * 0.5 + 0.5
+        uv = xy / P["half"] * 0.5 + 0.5
         return t, n, uv, torch.full_like(t, LABEL, dtype=torch.long)
     raise ValueError(kind)
 
 
 def bounds(kind: str, P: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-    """A bounding sphere (centre (B,1,3), radius (B,1)) of each product, for culling rays."""
+    """A bounding sphere (centre (3,B,1), radius (B,1)) of each product, for culling rays."""
     c = P["c"]
     if kind in ("bottle", "can"):
         hh, r = P["half_height"], P["radius"]
@@ -185,11 +200,11 @@ def bounds(kind: str, P: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         centre = c + P["a"] * (extra / 2)
         radius = torch.sqrt(r ** 2 + (hh + extra / 2) ** 2)
     elif kind == "box":
-        centre, radius = c, P["half"].norm(dim=-1, keepdim=True)
+        centre, radius = c, P["half"].norm(dim=0)
     else:
         centre = c
-        radius = P["half"].norm(dim=-1, keepdim=True) + P["bulge"] + 0.03 * P["s"]
-    return centre, radius[..., 0] * 1.01 + 1e-4
+        radius = P["half"].norm(dim=0) + P["bulge"] + 0.03 * P["s"]
+    return centre, radius * 1.01 + 1e-4
 
 
 def _sphere_candidates(o: Tensor, d: Tensor, centre: Tensor, radius: Tensor) -> Tensor:
@@ -203,36 +218,36 @@ def _sphere_candidates(o: Tensor, d: Tensor, centre: Tensor, radius: Tensor) -> 
 
 def _take(P: dict[str, Tensor], rows: Tensor) -> dict[str, Tensor]:
     """Per-sample params gathered for a list of rays (index_select: much cheaper than fancy indexing)."""
-    return {k: v.index_select(0, rows) for k, v in P.items()}
+    return {k: _pick(v, rows) for k, v in P.items()}
 
 
 def hit_culled(kind: str, o: Tensor, d: Tensor, P: dict[str, Tensor], shadow_only: bool = False):
     """``hit`` evaluated only on the rays that meet the product's bounding sphere (same results).
 
-    ``o`` is (B,1,3) or (B,P,3). The candidate rays are gathered into a flat list, each with its sample's
-    params, and evaluated as (K, 1) "samples" of one ray each; misses keep t = inf.
+    ``o`` is (3,B,1) or (3,B,P). The candidate rays are gathered into a flat list, each with its sample's
+    params, and evaluated as (3, K, 1) "samples" of one ray each; misses keep t = inf.
     """
-    B, Pn = d.shape[:2]
+    B, Pn = d.shape[1:]
     centre, radius = bounds(kind, P)
     flat = _sphere_candidates(o, d, centre, radius).view(-1).nonzero()[:, 0]
     rows = flat // Pn
-    o_k = o[:, 0].index_select(0, rows) if o.shape[1] == 1 else o.reshape(-1, 3).index_select(0, flat)
-    out = hit(kind, o_k[:, None], d.reshape(-1, 3).index_select(0, flat)[:, None], _take(P, rows), shadow_only)
+    o_k = g.select(o[..., 0], rows) if o.shape[-1] == 1 else g.select(o.reshape(3, -1), flat)
+    out = hit(kind, o_k[..., None], g.select(d.reshape(3, -1), flat)[..., None], _take(P, rows), shadow_only)
     t = torch.full((B * Pn,), g.INF, device=d.device)
     if shadow_only:
         return t.index_copy_(0, flat, out[:, 0]).view(B, Pn)
-    n = torch.zeros(B * Pn, 3, device=d.device)
-    uv = torch.zeros(B * Pn, 2, device=d.device)
+    n = torch.zeros(3, B * Pn, device=d.device)
+    uv = torch.zeros(2, B * Pn, device=d.device)
     mat = torch.zeros(B * Pn, dtype=torch.long, device=d.device)
     for acc, x in zip((t, n, uv, mat), out):
-        acc.index_copy_(0, flat, x[:, 0])
-    return t.view(B, Pn), n.view(B, Pn, 3), uv.view(B, Pn, 2), mat.view(B, Pn)
+        acc.index_copy_(acc.dim() - 1, flat, x[..., 0])
+    return t.view(B, Pn), n.view(3, B, Pn), uv.view(2, B, Pn), mat.view(B, Pn)
 
 
 class Products:
     """The products of a batch, grouped by kind so each kind is evaluated batched.
 
-    ``hit`` gives the camera-visible surface; ``occlusion`` the nearest hit distance for shadow rays,
+    ``hit`` gives the camera-visible surface; ``occlusion_rays`` the nearest hit distance for shadow rays,
     each sample's rays tested against its own product only. Both cull rays by bounding spheres.
     """
 
@@ -242,29 +257,30 @@ class Products:
             idx = [i for i, k in enumerate(kinds) if k == kind]
             self.groups.append((kind, torch.tensor(idx, device=device), stack(kind, [params[i] for i in idx], device)))
         self.n = len(kinds)
-        self._spheres = torch.zeros(self.n, 4, device=device)
+        self._spheres = torch.zeros(4, self.n, device=device)
         for kind, idx, P in self.groups:
             centre, radius = bounds(kind, P)
-            self._spheres[idx] = torch.cat([centre[:, 0], radius], -1)
+            self._spheres[:, idx] = torch.cat([centre[..., 0], radius.T])
 
     def spheres(self, samples: Tensor | None = None) -> Tensor:
-        """Bounding spheres (centre xyz, radius) of the products of ``samples`` (default all): (k, 4)."""
-        return self._spheres if samples is None else self._spheres.index_select(0, samples)
+        """Bounding spheres (centre xyz, radius) of the products of ``samples`` (default all): (4, k)."""
+        return self._spheres if samples is None else self._spheres.index_select(1, samples)
 
     def hit(self, o: Tensor, d: Tensor):
-        B, Pn = d.shape[:2]
+        """Primary rays (3, B, P) -> t (B,P), normal (3,B,P), uv (2,B,P), material (B,P)."""
+        B, Pn = d.shape[1:]
+        if len(self.groups) == 1:
+            return hit_culled(self.groups[0][0], o, d, self.groups[0][2])
         t = torch.full((B, Pn), g.INF, device=d.device)
-        n = torch.zeros(B, Pn, 3, device=d.device)
-        uv = torch.zeros(B, Pn, 2, device=d.device)
+        n = torch.zeros(3, B, Pn, device=d.device)
+        uv = torch.zeros(2, B, Pn, device=d.device)
         mat = torch.zeros(B, Pn, dtype=torch.long, device=d.device)
         for kind, idx, P in self.groups:
-            if len(self.groups) == 1:
-                return hit_culled(kind, o, d, P)
-            t[idx], n[idx], uv[idx], mat[idx] = hit_culled(kind, o.index_select(0, idx), d.index_select(0, idx), P)
+            t[idx], n[:, idx], uv[:, idx], mat[idx] = hit_culled(kind, _pick(o, idx), d.index_select(1, idx), P)
         return t, n, uv, mat
 
     def occlusion_rays(self, o: Tensor, d: Tensor, samples: Tensor) -> Tensor:
-        """Flat shadow rays (K,3) of samples ``samples`` (K,) -> nearest hit t (K,), inf on a miss.
+        """Flat shadow rays (3,K) of samples ``samples`` (K,) -> nearest hit t (K,), inf on a miss.
 
         The bounding-sphere test runs on the rays alone (sphere per sample, gathered per ray); only the
         rays that meet it get their sample's params gathered and the exact intersection."""
@@ -278,23 +294,12 @@ class Products:
                 continue
             centre, radius = bounds(kind, P)
             gs = grp.index_select(0, sel)
-            o_s, d_s = o.index_select(0, sel)[:, None], d.index_select(0, sel)[:, None]
-            ok = _sphere_candidates(o_s, d_s, centre.index_select(0, gs), radius.index_select(0, gs))[:, 0]
+            o_s, d_s = g.select(o, sel), g.select(d, sel)
+            ok = _sphere_candidates(o_s, d_s, g.select(centre[..., 0], gs), radius[:, 0].index_select(0, gs))
             keep = ok.nonzero()[:, 0]
             if len(keep):
                 sel, gs = sel.index_select(0, keep), gs.index_select(0, keep)
-                out = hit(kind, o_s.index_select(0, keep), d_s.index_select(0, keep), _take(P, gs), shadow_only=True)
+                out = hit(kind, g.select(o_s, keep)[..., None], g.select(d_s, keep)[..., None],
+                          _take(P, gs), shadow_only=True)
                 t.index_copy_(0, sel, out[:, 0])
-        return t
-
-    def occlusion(self, o: Tensor, d: Tensor, samples: Tensor) -> Tensor:
-        """Shadow rays (R,P,3) whose row r belongs to sample ``samples[r]`` -> nearest hit t (R,P)."""
-        t = torch.full(d.shape[:2], g.INF, device=d.device)
-        for kind, idx, P in self.groups:
-            pos = torch.full((self.n,), -1, dtype=torch.long, device=d.device)
-            pos[idx] = torch.arange(len(idx), device=d.device)
-            rows = (pos[samples] >= 0).nonzero()[:, 0]
-            if len(rows):
-                sub = {k: v[pos[samples[rows]]] for k, v in P.items()}
-                t[rows] = hit_culled(kind, o[rows], d[rows], sub, shadow_only=True)
         return t

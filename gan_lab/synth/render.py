@@ -64,9 +64,13 @@ def _material(kind: str, spec: dict) -> list[tuple[float, float]]:
 
 
 def _pool(x: Tensor, res: int, ss: int) -> Tensor:
-    """(B, P, C) rays -> (B, C, res/ss, res/ss) box-filtered pixels."""
-    img = x.transpose(1, 2).reshape(x.shape[0], x.shape[2], res, res)
-    return F.avg_pool2d(img, ss) if ss > 1 else img
+    """Rays (..., P) -> (..., res/ss, res/ss) box-filtered pixels, in the map's own memory order (no copy first:
+    a (3, B, P) map stored as (B, 3, P), e.g. a texture lookup's, is pooled as such)."""
+    if x.dim() == 3 and not x.is_contiguous() and x.transpose(0, 1).is_contiguous():
+        return _pool(x.transpose(0, 1), res, ss).transpose(0, 1)
+    img = x.reshape(-1, 1, res, res)
+    out = F.avg_pool2d(img, ss) if ss > 1 else img
+    return out.view(*x.shape[:-1], res // ss, res // ss)
 
 
 def _mean_hw(x: Tensor) -> Tensor:
@@ -125,59 +129,57 @@ def _render(cfg: RenderConfig, seed: int, indices: list[int], size: int, dev: to
     # shades, which need no texture; each texture depends on its (seed, index) only, never on timing
     tex_job = artwork if artwork is not None else _artwork_job(cfg, seed, indices)
 
-    # --- geometry: primary rays against the product and the backdrop ---
+    # --- geometry: primary rays (3, B, P) against the product and the backdrop ---
     tanf = torch.tensor([g_["fov_deg"] for g_ in geos], device=dev).deg2rad().mul(0.5).tan()
     d = g.camera_rays(tanf, res)
-    o = torch.zeros(n, 1, 3, device=dev)
+    o = torch.zeros(3, n, 1, device=dev)
     kinds = [geo["product"] for geo in geos]
     prods = products.Products(kinds, [{**geo["shape"], "centre": geo["centre"], "scale": geo["scale"]} for geo in geos], dev)
     t_p, n_p, uv, mat = prods.hit(o, d)
-    back_rot = torch.stack([g.rotation(*geo["backdrop"]["rot"]) for geo in geos]).to(dev)  # (B,3,3)
-    back_c = torch.tensor([[0.0, 0.0, geo["backdrop"]["z"]] for geo in geos], device=dev)[:, None]
-    back_n = -back_rot[:, None, :, 2]
+    back_rot = torch.stack([g.rotation(*geo["backdrop"]["rot"]) for geo in geos]).to(dev).permute(1, 2, 0)[..., None]
+    back_c = torch.tensor([[0.0, 0.0, geo["backdrop"]["z"]] for geo in geos], device=dev).T[..., None]  # (3,B,1)
+    back_n = -back_rot[:, 2]
     t_b = g.plane(o, d, back_c, back_n)
     is_prod = t_p < t_b
     t = torch.where(is_prod, t_p, t_b)
-    p = d * t[..., None]
-    normal = torch.where(is_prod[..., None], n_p, back_n.expand_as(n_p))
+    p = d * t
+    normal = torch.where(is_prod, n_p, back_n.expand_as(n_p).contiguous())  # (a broadcast where is slow)
 
-    # --- materials and lighting ---
-    mats = torch.tensor([_material(k, lp["specular"]) for k, lp in zip(kinds, lps)], device=dev)  # (B,3,2)
-    per_ray = torch.gather(mats, 1, mat[..., None].expand(-1, -1, 2))
-    ks = torch.where(is_prod, per_ray[..., 0], torch.full_like(t, 0.02))
-    shin = torch.where(is_prod, per_ray[..., 1], torch.full_like(t, 8.0))
+    # --- materials: k_s, shininess and sRGB colour of each sample's (label, body, cap), looked up per ray ---
+    table = torch.tensor([[list(m) + (geo["body_srgb"] if j == products.BODY else geo["cap_srgb"])
+                           for j, m in enumerate(_material(k, lp["specular"]))]
+                          for k, lp, geo in zip(kinds, lps, geos)], device=dev)  # (B, 3, 5)
+    key = (torch.arange(n, device=dev)[:, None] * 3 + mat).view(-1)
+    per_ray = g.select(table.view(-1, 5).T, key).view(5, n, -1)  # label rays take the texture colour below
+    ks = torch.where(is_prod, per_ray[0], torch.full_like(t, 0.02))
+    shin = torch.where(is_prod, per_ray[1], torch.full_like(t, 8.0))
     rr = torch.arange(res, device=dev) % ss
     subpixel = (rr[:, None] * ss + rr[None, :]).reshape(-1)  # each ray's slot within its pixel
-    light = lighting.shade(p, normal, d, ks, shin, lps, geos, prods, cfg.shadow_samples, subpixel, ss * ss)
+    convex = is_prod & torch.tensor([k in products.CONVEX for k in kinds], device=dev)[:, None]
+    light = lighting.shade(p, normal, d, ks, shin, lps, geos, prods, cfg.shadow_samples, subpixel, ss * ss, convex)
 
-    # --- albedo (sRGB texture values -> linear) ---
+    # --- albedo (sRGB texture values -> linear), (3, B, P) ---
     tex = tex_job.result()
     label_tex = torch.stack([t_[0] for t_ in tex]).to(dev)
     back_tex = torch.stack([t_[1] for t_ in tex]).to(dev)
-    lab = F.grid_sample(label_tex, (uv * 2 - 1)[:, None], mode="bilinear", padding_mode="border", align_corners=False)
+    lab = F.grid_sample(label_tex, (uv.permute(1, 2, 0) * 2 - 1)[:, None], mode="bilinear", padding_mode="border",
+                        align_corners=False)
     half = torch.tensor([geo["backdrop"]["half"] for geo in geos], device=dev).view(-1, 1)
     q = p - back_c
-    bxy = torch.stack([g.dot(q, back_rot[:, None, :, 0]), g.dot(q, back_rot[:, None, :, 1])], -1) / half[..., None]
+    bxy = torch.stack([g.dot(q, back_rot[:, 0]) / half, g.dot(q, back_rot[:, 1]) / half], -1)
     bg = F.grid_sample(back_tex, bxy[:, None], mode="bilinear", padding_mode="reflection", align_corners=False)
-    lab, bg = lab[:, :, 0].transpose(1, 2), bg[:, :, 0].transpose(1, 2)  # (B,P,3)
-    body = torch.tensor([geo["body_srgb"] for geo in geos], device=dev)[:, None].expand_as(lab)
-    cap = torch.tensor([geo["cap_srgb"] for geo in geos], device=dev)[:, None].expand_as(lab)
-    albedo = torch.where((mat == products.LABEL)[..., None], lab, torch.where((mat == products.BODY)[..., None], body, cap))
-    albedo = torch.where(is_prod[..., None], albedo, bg)
+    is_label = mat == products.LABEL
+    albedo = torch.where(is_label, lab[:, :, 0].transpose(0, 1), per_ray[2:])
+    albedo = torch.where(is_prod, albedo, bg[:, :, 0].transpose(0, 1))
     albedo_lin = lighting.srgb_to_linear(albedo)
-    mask = (is_prod & (mat == products.LABEL)).float()
+    mask = (is_prod & is_label).float()
 
-    # --- box filter to pixels ---
-    A = _pool(albedo_lin, res, ss)
-    radiance = _pool(albedo_lin * light["diffuse"], res, ss)
-    irr = _pool(light["diffuse"], res, ss)
-    spec = _pool(light["specular"], res, ss)
-    nrm = _pool(normal, res, ss)
-    nrm = nrm / nrm.norm(dim=1, keepdim=True).clamp_min(1e-8)
-    msk = (_pool(mask[..., None], res, ss) > 0).float()
-    direct = _pool(light["direct"][..., None], res, ss)
-    free = _pool(light["direct_unshadowed"][..., None], res, ss)
-    depth = _pool(t[..., None], res, ss)
+    # --- box filter to pixels: each map pooled in its own layout ((3,B,P) vectors, (B,P) scalars) ---
+    A, radiance, irr, spec, nrm = (_pool(x, res, ss).transpose(0, 1) for x in (
+        albedo_lin, albedo_lin * light["diffuse"], light["diffuse"], light["specular"], normal))
+    nrm = nrm / (nrm[:, 0:1] ** 2 + nrm[:, 1:2] ** 2 + nrm[:, 2:3] ** 2).sqrt().clamp_min(1e-8)
+    msk, direct, free, depth = (_pool(x, res, ss)[:, None] for x in (mask, light["direct"], light["direct_unshadowed"], t))
+    msk = (msk > 0).float()
 
     # --- camera: exposure, white balance gains, blur, noise, sRGB, JPEG ---
     luma = torch.tensor(LUMA, device=dev).view(1, 3, 1, 1)
