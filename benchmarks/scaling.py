@@ -64,7 +64,7 @@ def main(argv=None) -> None:
     p.add_argument("--short", type=int, default=5)
     p.add_argument("--long", type=int, default=25)
     p.add_argument("--only", default=None, help="comma-separated labels to run (default: all)")
-    p.add_argument("--plot", default=None, help="write a PNG of images/s per setting here")
+    p.add_argument("--plot", default=None, help="write scaling_batch.svg and scaling_size.svg into this folder")
     p.add_argument("--json", default=None, help="write the rows as JSON here")
     args = p.parse_args(argv)
     rows = []
@@ -84,19 +84,18 @@ def main(argv=None) -> None:
                   flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
-    if args.plot:
-        import matplotlib
+    if args.plot:  # two small SVG line charts (gan_lab's own chart code; no plotting library needed)
+        from gan_lab.report.svg import Series, line_chart
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 3.2))
-        ax.barh([r["setting"] for r in rows][::-1], [r["images_per_s"] for r in rows][::-1], color="#4c72b0")
-        ax.set_xlabel("training images / s (default job, CPU)")
-        for i, r in enumerate(rows[::-1]):
-            ax.text(r["images_per_s"], i, f" {r['images_per_s']:.0f} ({r['peak_mib']:.0f} MiB)", va="center", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(args.plot, dpi=110)
+        out = Path(args.plot)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, prefix, unit in (("batch", "batch ", "batch size"), ("size", None, "image size (px)")):
+            pts = [(float(r["setting"].split()[1 if prefix else 0]), r["images_per_s"], 1, False) for r in rows
+                   if (r["setting"].startswith(prefix) if prefix else r["setting"].endswith(" px"))]
+            if name == "size":  # the default job's 32 px is the batch-16 row
+                pts += [(32.0, r["images_per_s"], 1, False) for r in rows if r["setting"] == "batch 16"]
+            svg = line_chart([Series("training images/s", 0, sorted(pts))], x_label=unit)
+            (out / f"scaling_{name}.svg").write_text(svg + "\n")
 
 
 if __name__ == "__main__":
