@@ -225,3 +225,10 @@ def test_fused_step_is_starGANs_loop_in_fewer_passes(task, head):
     for (_, a), (_, b) in zip(loop, fused):
         assert a.keys() == b.keys()
         assert b == pytest.approx(a, rel=1e-4, abs=1e-5)
+
+
+def test_fused_step_scores_real_and_fake_apart_when_d_has_batch_statistics():
+    m = build("translation")
+    assert m.fused_step and m.joint_critic()
+    m.D.main[1] = torch.nn.BatchNorm2d(m.D.main[0].out_channels)  # statistics over the batch: real and fake must not mix
+    assert not m.joint_critic()

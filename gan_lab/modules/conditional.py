@@ -99,6 +99,11 @@ class ConditionalGANModule(GANModule):
                      head.name, head.scale, self.lambda_cls, spec.lambda_cls, spec.reference_scale)
         return head
 
+    def joint_critic(self) -> bool:
+        """Whether D scores real and fake in one forward (``model.fused_step``): only when D's output for a sample
+        depends on that sample alone (no batch-statistics layer, whose statistics would mix real and fake)."""
+        return self.fused_step and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
+
     def d_parameters(self) -> list[nn.Parameter]:
         return list(self.D.parameters()) + list(self.head.parameters())
 
@@ -142,7 +147,7 @@ class ConditionalGANModule(GANModule):
                             ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """D's loss terms (adversarial on real vs fake, the head's term, gradient penalty) and D's outputs
         (``out_real``, ``emb_real``, ``out_fake``, ``emb_fake``)."""
-        if self.fused_step:  # one D forward on cat(T(real), T(fake)): the same per-sample maths, one larger batch
+        if self.joint_critic():  # one D forward on cat(T(real), T(fake)): the same per-sample maths, one larger batch
             n = x.size(0)
             out, emb = self._scored(self.D(torch.cat([self.augment(x), self.augment(fake)])), torch.cat([y, y_trg]))
             out_real, out_fake, emb_real, emb_fake = out[:n], out[n:], emb[:n], emb[n:]
