@@ -31,9 +31,9 @@ QUIET = ["logger=none", "eval.every_n_steps=0", "samples.every_n_steps=0", "eval
 SETTINGS = [  # (label, overrides, processes, threads per process)
     *[(f"batch {b}", [f"dataset.batch_size={b}"], 1, 2) for b in (8, 16, 32, 64)],
     *[(f"{s} px", [f"dataset.image_size={s}"], 1, 2) for s in (64, 128)],
-    ("1 process, 1 thread", [], 1, 1),
-    ("ddp_cpu, 1 process", ["trainer=ddp_cpu", "trainer.devices=1"], 1, 1),
-    ("ddp_cpu, 2 processes", ["trainer=ddp_cpu", "trainer.devices=2"], 2, 1),
+    ("1 process x 1 thread", [], 1, 1),
+    ("ddp_cpu 1 process", ["trainer=ddp_cpu", "trainer.devices=1"], 1, 1),
+    ("ddp_cpu 2 processes", ["trainer=ddp_cpu", "trainer.devices=2"], 2, 1),
 ]
 
 MEASURE = """
@@ -59,6 +59,20 @@ def timed_run(overrides: list[str], steps: int, threads: int, out: Path) -> tupl
     return float(wall), int(rss_kib) / 1024
 
 
+def plot(rows: list[dict], out: Path) -> None:
+    """scaling_batch.svg and scaling_size.svg: two small line charts (gan_lab's own chart code, no plotting library)."""
+    from gan_lab.report.svg import Series, line_chart
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, prefix, unit in (("batch", "batch ", "batch size"), ("size", None, "image size (px)")):
+        pts = [(float(r["setting"].split()[1 if prefix else 0]), r["images_per_s"], 1, False) for r in rows
+               if (r["setting"].startswith(prefix) if prefix else r["setting"].endswith(" px"))]
+        if name == "size":  # the default job's 32 px is the batch-16 row
+            pts += [(32.0, r["images_per_s"], 1, False) for r in rows if r["setting"] == "batch 16"]
+        svg = line_chart([Series("training images/s", 0, sorted(pts))], x_label=unit)
+        (out / f"scaling_{name}.svg").write_text(svg + "\n")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--short", type=int, default=5)
@@ -66,7 +80,15 @@ def main(argv=None) -> None:
     p.add_argument("--only", default=None, help="comma-separated labels to run (default: all)")
     p.add_argument("--plot", default=None, help="write scaling_batch.svg and scaling_size.svg into this folder")
     p.add_argument("--json", default=None, help="write the rows as JSON here")
+    p.add_argument("--from-json", default=None, help="comma-separated JSON files of earlier runs: merge (later files win "
+                   "per setting) and only plot")
     args = p.parse_args(argv)
+    if args.from_json:
+        merged = {}
+        for f in args.from_json.split(","):
+            merged.update({r["setting"]: r for r in json.loads(Path(f).read_text())})
+        plot([merged[label] for label, *_ in SETTINGS if label in merged], Path(args.plot or "."))
+        return
     rows = []
     print("| setting | processes x threads | s / iteration | training images/s | peak memory (MiB) |")
     print("|---|---|---:|---:|---:|")
@@ -84,19 +106,8 @@ def main(argv=None) -> None:
                   flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
-    if args.plot:  # two small SVG line charts (gan_lab's own chart code; no plotting library needed)
-        from gan_lab.report.svg import Series, line_chart
-
-        out = Path(args.plot)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, prefix, unit in (("batch", "batch ", "batch size"), ("size", None, "image size (px)")):
-            pts = [(float(r["setting"].split()[1 if prefix else 0]), r["images_per_s"], 1, False) for r in rows
-                   if (r["setting"].startswith(prefix) if prefix else r["setting"].endswith(" px"))]
-            if name == "size":  # the default job's 32 px is the batch-16 row
-                pts += [(32.0, r["images_per_s"], 1, False) for r in rows if r["setting"] == "batch 16"]
-            svg = line_chart([Series("training images/s", 0, sorted(pts))], x_label=unit)
-            (out / f"scaling_{name}.svg").write_text(svg + "\n")
-
+    if args.plot:
+        plot(rows, Path(args.plot))
 
 if __name__ == "__main__":
     main()
