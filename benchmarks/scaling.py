@@ -60,7 +60,8 @@ def timed_run(overrides: list[str], steps: int, threads: int, out: Path) -> tupl
 
 
 def plot(rows: list[dict], out: Path) -> None:
-    """scaling_batch.svg and scaling_size.svg: two small line charts (gan_lab's own chart code, no plotting library)."""
+    """scaling_batch.svg and scaling_size.svg: two small line charts (gan_lab's own chart code, no plotting library); the inline
+    charts of the compare page carry no namespace (that page must contain no URL), standalone files do."""
     from gan_lab.report.svg import Series, line_chart
 
     out.mkdir(parents=True, exist_ok=True)
@@ -70,6 +71,7 @@ def plot(rows: list[dict], out: Path) -> None:
         if name == "size":  # the default job's 32 px is the batch-16 row
             pts += [(32.0, r["images_per_s"], 1, False) for r in rows if r["setting"] == "batch 16"]
         svg = line_chart([Series("training images/s", 0, sorted(pts))], x_label=unit)
+        svg = svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)  # a standalone file needs it
         (out / f"scaling_{name}.svg").write_text(svg + "\n")
 
 

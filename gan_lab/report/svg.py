@@ -68,7 +68,7 @@ def line_chart(series: Sequence[Series], width: int = 360, height: int = 220, x_
     def sy(y):
         return top + ph - (y - y0) / (y1 - y0) * ph
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
            f'role="img" font-size="11" font-family="inherit">']
     for t in yt:
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#e6e8eb"/>')
