@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 import gan_lab.metrics.classifier as clf
+from gan_lab.nets.classifier import input_pool
 from gan_lab.metrics.gan_train_test import augmentation_gain, classification_scores, gan_test, gan_train
 
 
@@ -28,7 +29,7 @@ class TinyNet(nn.Module):
 
     def __init__(self, channels, num_classes, image_size, width=8, feature_dim=32, max_input=0):
         super().__init__()
-        pool = -(-image_size // max_input) if 0 < max_input < image_size else 1  # as EvalClassifier's max_input
+        pool = input_pool(image_size, max_input)  # as EvalClassifier's max_input
         image_size = image_size // pool
         self.body = nn.Sequential(nn.AvgPool2d(pool),
             nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(),

@@ -11,6 +11,11 @@ def _stage(cin: int, cout: int) -> list[nn.Module]:
             nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
 
 
+def input_pool(image_size: int, max_input: int) -> int:
+    """The integer average-pooling factor that brings ``image_size`` to at most ``max_input`` (1: none; 0 = never)."""
+    return -(-image_size // max_input) if 0 < max_input < image_size else 1
+
+
 class EvalClassifier(nn.Module):
     """``features(x)``: (N, feature_dim) penultimate activations; ``forward(x)``: logits = fc(features).
 
@@ -21,7 +26,7 @@ class EvalClassifier(nn.Module):
     def __init__(self, channels: int, num_classes: int, image_size: int, width: int = 32, feature_dim: int = 128,
                  dropout: float = 0.3, max_input: int = 0):
         super().__init__()
-        factor = -(-image_size // max_input) if 0 < max_input < image_size else 1
+        factor = input_pool(image_size, max_input)
         n_stages = 3 if image_size // factor >= 16 else 2
         layers, dim = [nn.AvgPool2d(factor)] if factor > 1 else [], channels
         for i in range(n_stages):
