@@ -252,6 +252,24 @@ def test_gain_output_multiplies_the_photo_in_linear_light():
         _module(0.0, {"output": "log"})
 
 
+def test_gain_residual_output_adds_a_residual_after_the_gain():
+    from gan_lab.modules.albedo import apply_gain, apply_gain_residual
+
+    photo = torch.rand(2, 3, 8, 8) * 2 - 1
+    raw_gain, residual = torch.randn(2, 3, 8, 8), 0.3 * torch.randn(2, 3, 8, 8)
+    expected = (apply_gain(photo, raw_gain) + residual).clamp(-1, 1)
+    assert torch.allclose(apply_gain_residual(photo, torch.cat([raw_gain, residual], 1)), expected, atol=1e-6)
+    zero_residual = torch.cat([raw_gain, torch.zeros_like(raw_gain)], 1)
+    assert torch.allclose(apply_gain_residual(photo, zero_residual), apply_gain(photo, raw_gain), atol=1e-6)
+    with pytest.raises(ValueError, match="6 raw channels"):
+        apply_gain_residual(photo, raw_gain)
+    m = _module(0.0, {"output": "gain_residual", "input_skip": True})
+    assert m.G.mix[-2].out_channels == 6
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    out = m.translate(m.G, x)
+    assert out.shape == x.shape and out.abs().max() <= 1
+
+
 def test_hflip_flips_photo_albedo_and_mask_together():
     from gan_lab.data.sampling import FlipByIndex
 

@@ -8,7 +8,9 @@ G: U-Net. D: conditional PatchGAN on concat(photo, albedo). With w = 1 inside th
 ``model.generator.output``: ``image`` (pix2pix: the U-Net's tanh output is the albedo) or ``gain``
 (intrinsic-image style: the U-Net's 3 raw channels g are a per-pixel log-gain in linear light,
 albedo = sRGB(clamp(linear(photo)·exp(g_max·tanh(g/g_max)), 0, 1)), g_max = ``GAIN_RANGE``; the photo's own
-detail passes through and the net only has to predict how much light each pixel received).
+detail passes through and the net only has to predict how much light each pixel received) or
+``gain_residual`` (6 raw channels: that gain, plus an sRGB residual added after it, clamped, so the net
+can also remove what the camera added: noise, JPEG blocks, clipped highlights).
 L1 is on [-1, 1] images (pix2pix); scale-invariant MSE and the multi-scale gradient loss
 (``gan_lab.losses.reconstruction``, ``model.objective.grad_scales`` scales) and SSIM on [0, 1] images.
 ``model.objective.lambda_adv=0`` and ``lambda_fm=0``: no discriminator at all, the "L1 only" baseline
@@ -34,7 +36,7 @@ from gan_lab.nets import PatchDiscriminator, UNetGenerator
 from gan_lab.registry import ConfigError
 
 
-OUTPUTS = ("image", "gain")
+OUTPUTS = ("image", "gain", "gain_residual")
 GAIN_RANGE = 4.0  # |log-gain| <= 4: a pixel may be brightened or darkened by up to e^4 ≈ 55x
 
 
@@ -45,6 +47,18 @@ def apply_gain(photo: Tensor, raw: Tensor, g_max: float = GAIN_RANGE) -> Tensor:
     lin = rgb_to_linear_rgb(((photo.float() + 1) / 2).clamp(0, 1))
     gain = torch.exp(g_max * torch.tanh(raw.float() / g_max))
     return linear_rgb_to_rgb((lin * gain).clamp(0, 1)) * 2 - 1
+
+
+def apply_gain_residual(photo: Tensor, raw: Tensor, g_max: float = GAIN_RANGE) -> Tensor:
+    """``apply_gain`` on the first C raw channels, plus the last C channels added in sRGB, clamped to [-1, 1].
+
+    The gain undoes lighting without re-synthesising the artwork but keeps the photo's noise, JPEG
+    blocks and blur (a per-pixel gain follows them); the additive residual lets the net restore those.
+    """
+    c = photo.size(1)
+    if raw.size(1) != 2 * c:
+        raise ValueError(f"gain_residual needs {2 * c} raw channels for a {c}-channel photo; got {raw.size(1)}")
+    return (apply_gain(photo, raw[:, :c], g_max) + raw[:, c:].float()).clamp(-1, 1)
 
 
 @register_module("albedo")
@@ -74,7 +88,8 @@ class AlbedoTranslator(GANModule):
         self.output = g.pop("output")
         if self.output not in OUTPUTS:
             raise ConfigError(f"model.generator.output={self.output!r} is invalid; allowed: {', '.join(OUTPUTS)}")
-        self.G = UNetGenerator(self.channels, self.channels, output="tanh" if self.output == "image" else "linear", **g)
+        out_channels = 2 * self.channels if self.output == "gain_residual" else self.channels
+        self.G = UNetGenerator(self.channels, out_channels, output="tanh" if self.output == "image" else "linear", **g)
         m = self.G.required_multiple
         if self.image_size % m:
             raise ConfigError(f"dataset.image_size={self.image_size} does not fit model.generator.depth={self.G.depth}: "
@@ -158,7 +173,9 @@ class AlbedoTranslator(GANModule):
         """Photos in [-1, 1] -> albedos in [-1, 1] through ``net`` and the output mapping (``model.generator.output``)."""
         if self.output == "image":
             return net(x)
-        return apply_gain(x, net(x))
+        if self.output == "gain":
+            return apply_gain(x, net(x))
+        return apply_gain_residual(x, net(x))
 
     @property
     def required_multiple(self) -> int:
