@@ -270,6 +270,22 @@ def test_gain_residual_output_adds_a_residual_after_the_gain():
     assert out.shape == x.shape and out.abs().max() <= 1
 
 
+def test_refine_blocks_work_at_full_resolution_and_start_near_the_plain_mix():
+    from gan_lab.nets.unet import ResidualBlock, UNetGenerator
+
+    block = ResidualBlock(4)
+    x = torch.randn(2, 4, 8, 8)
+    expected = x + block.body[2](torch.nn.functional.leaky_relu(block.body[0](x), 0.2))
+    assert torch.allclose(block(x), expected, atol=1e-6)
+    net = UNetGenerator(3, 3, width=8, depth=3, input_skip=True, refine=2)
+    assert sum(isinstance(m, ResidualBlock) for m in net.mix) == 2
+    assert net(torch.randn(2, 3, 16, 16)).shape == (2, 3, 16, 16)
+    with pytest.raises(ConfigError, match="model.generator.refine=2"):
+        UNetGenerator(3, 3, width=8, depth=3, input_skip=False, refine=2)
+    m = _module(0.0, {"output": "gain_residual", "input_skip": True, "refine": 1})
+    assert m.G.mix[-2].out_channels == 6 and isinstance(m.G.mix[2], ResidualBlock)
+
+
 def test_hflip_flips_photo_albedo_and_mask_together():
     from gan_lab.data.sampling import FlipByIndex
 

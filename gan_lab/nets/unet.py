@@ -9,6 +9,9 @@ connection of the same resolution; channels ``width · min(2^k, 8)``; tanh outpu
 feature maps at full resolution, concatenated with the input and mixed by a 3×3 and a 1×1 convolution
 before the output. pix2pix's first layer has stride 2, so without it nothing at full resolution reaches
 the output and fine detail (small label text at 64 px) can only be re-synthesised, not copied.
+``refine=N`` (with the input skip) puts N residual blocks (3×3 conv, LeakyReLU, 3×3 conv, plus the block's
+input) at full resolution between those two convolutions: capacity where per-pixel restoration (sensor
+noise, JPEG blocks) happens, which the U-Net otherwise only reaches through one 3×3 convolution.
 Input height and width must be multiples of ``2**depth`` (``required_multiple``).
 
 ``PatchDiscriminator``: pix2pix's N-layer PatchGAN on ``concat(input, output)`` (conditional):
@@ -29,13 +32,28 @@ from gan_lab.registry import ConfigError
 OUTPUTS = ("tanh", "linear")
 
 
+class ResidualBlock(nn.Module):
+    """x + conv3×3(LeakyReLU(conv3×3(x))), channels and resolution kept (no normalisation)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, 1, 1), nn.LeakyReLU(0.2),
+                                  nn.Conv2d(channels, channels, 3, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
 class UNetGenerator(nn.Module):
     """Image (N, in_channels, H, W) -> image (N, out_channels, H, W): in [-1, 1] (tanh), or raw (linear)."""
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 64, depth: int = 8,
                  norm: str = "batch", dropout: float = 0.0, n_dropout: int = 3, input_skip: bool = False,
-                 output: str = "tanh"):
+                 output: str = "tanh", refine: int = 0):
         super().__init__()
+        if refine < 0 or (refine and not input_skip):
+            raise ConfigError(f"model.generator.refine={refine} is invalid; allowed: 0, or an integer >= 1 with "
+                              "model.generator.input_skip=true (the blocks work at the input's resolution)")
         if depth < 2:
             raise ConfigError(f"model.generator.depth={depth} is invalid; allowed: an integer >= 2")
         if output not in OUTPUTS:
@@ -65,6 +83,7 @@ class UNetGenerator(nn.Module):
             self.out = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(chans[0] * 2, width, 4, 2, 1), norm2d(norm, width),
                                      nn.ReLU())
             self.mix = nn.Sequential(nn.Conv2d(width + in_channels, width, 3, 1, 1), nn.LeakyReLU(0.2),
+                                     *(ResidualBlock(width) for _ in range(refine)),
                                      nn.Conv2d(width, out_channels, 1), act)
         else:
             self.out = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(chans[0] * 2, out_channels, 4, 2, 1), act)
