@@ -57,8 +57,10 @@ def main() -> None:
     tags = torch.tensor([[float(t in p["difficulty"]) for t in DIFFICULTY_TAGS] for p in b.params])
     data = {"albedo": b.albedo * 2 - 1, "mask": (b.mask > 0.5).float(), "difficulty": tags}
     lin, shading = srgb_to_linear(b.image), b.shading.clamp_min(1e-3)
-    methods = {f"baseline: {k}": (f(b.image * 2 - 1) + 1) / 2 for k, f in BASELINES.items()} if args.baselines else {}
-    methods |= {} if args.baselines else {"photo": b.image}  # with the baselines: their "input as albedo" row
+    if args.baselines:  # their "input as albedo" row is the photo
+        methods = {f"baseline: {k}": (f(b.image * 2 - 1) + 1) / 2 for k, f in BASELINES.items()}
+    else:
+        methods = {"photo": b.image}
     methods |= {"oracle: photo / S": linear_to_srgb((lin / shading).clamp(0, 1)),
                 "oracle: (photo − H) / S": linear_to_srgb(((lin - b.specular) / shading).clamp(0, 1))}
     print("| method | group | n | " + " | ".join(METRICS) + " |")

@@ -270,7 +270,7 @@ def test_gain_residual_output_adds_a_residual_after_the_gain():
     assert out.shape == x.shape and out.abs().max() <= 1
 
 
-def test_refine_blocks_work_at_full_resolution_and_start_near_the_plain_mix():
+def test_refine_blocks_match_their_formula_and_need_the_input_skip():
     from gan_lab.nets.unet import ResidualBlock, UNetGenerator
 
     block = ResidualBlock(4)
