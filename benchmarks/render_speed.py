@@ -17,7 +17,7 @@ order and prints the median of the per-pair ratios, which a machine whose load d
 variants' turns disturbs far less than the ratio of the medians.
 
 ``--pool N`` times what training gets instead: ``gan_lab.data.albedo.render_packed`` making a pool of N
-renders (chunks of 16, packed to 8 bits) in this process with ``--threads`` torch threads, and with 2
+renders (chunks of ``--pool-chunks``, default 16 as ``dataset.chunk_size``, packed to 8 bits) in this process with ``--threads`` torch threads, and with 2
 spawned render processes of one thread each (``dataset.render_workers=2``), start-up included.
 
 On a machine shared with other jobs, wall-clock rates at 2 threads swing by 10x (OpenMP threads wait for
@@ -134,21 +134,25 @@ def paired(new: tuple, old: tuple, pairs: int, n: int, size: int, chunk: int = 3
           f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
 
 
-def pool_rates(n: int, size: int, reps: int) -> None:
-    """Wall-clock renders/s of ``render_packed`` (a training pool) in one process and in 2 render processes."""
+def pool_rates(n: int, size: int, reps: int, chunks: list[int]) -> None:
+    """Wall-clock renders/s of ``render_packed`` (a training pool) in one process and in 2 render processes,
+    for each chunk size (``dataset.chunk_size``) in ``chunks``; every repetition times every arm once."""
     from gan_lab.data.albedo import render_packed
 
     render_packed(16, 0, size, None)  # warm-up: imports, fonts
-    arms = {f"1 process x {torch.get_num_threads()} threads": 1, "2 processes x 1 thread": 2}
+    arms = {}
+    for chunk in chunks:
+        arms[f"1 process x {torch.get_num_threads()} threads, chunks of {chunk}"] = (1, chunk)
+        arms[f"2 processes x 1 thread, chunks of {chunk}"] = (2, chunk)
     results = defaultdict(list)
     for rep in range(reps):
-        for name, workers in arms.items():
+        for name, (workers, chunk) in arms.items():
             t0 = time.perf_counter()
-            render_packed(n, rep, size, None, chunk_size=16, workers=workers)
+            render_packed(n, rep, size, None, chunk_size=chunk, workers=workers)
             results[name].append(n / (time.perf_counter() - t0))
-    print(f"pool of {n} renders at {size} px (render_packed, chunks of 16, start-up included), median of {reps}:")
+    print(f"pool of {n} renders at {size} px (render_packed, start-up included), median of {reps}:")
     for name, r in results.items():
-        print(f"  {name:26s} {statistics.median(r):6.1f} renders/s   ({', '.join(f'{x:.1f}' for x in r)})")
+        print(f"  {name:42s} {statistics.median(r):6.1f} renders/s   ({', '.join(f'{x:.1f}' for x in r)})")
 
 
 def main() -> None:
@@ -161,6 +165,7 @@ def main() -> None:
     ap.add_argument("--cpu", action="store_true", help="process CPU time instead of wall time (1 torch thread)")
     ap.add_argument("--compare", action="store_true", help="with --baseline: output difference new vs old")
     ap.add_argument("--pool", type=int, default=0, help="time render_packed pools of this size (1 process, 2 processes)")
+    ap.add_argument("--pool-chunks", default="16", help="with --pool: comma-separated chunk sizes to time")
     ap.add_argument("--paired", type=int, default=0, help="with --baseline: this many alternating (new, old) pairs")
     args = ap.parse_args()
     global CLOCK, STAGE_CLOCK
@@ -168,7 +173,7 @@ def main() -> None:
         CLOCK, STAGE_CLOCK, args.threads = time.process_time, time.thread_time, 1
     torch.set_num_threads(args.threads)
     if args.pool:
-        return pool_rates(args.pool, args.size, args.reps)
+        return pool_rates(args.pool, args.size, args.reps, [int(c) for c in args.pool_chunks.split(",")])
     from gan_lab.synth import render
     from gan_lab.synth.config import RenderConfig
 
