@@ -3,10 +3,11 @@
 Usage (repository root): ``OMP_NUM_THREADS=2 python benchmarks/albedo_train_speed.py``
 
 Times, at 64 px and batch 16, one training iteration of ``AlbedoTranslator`` built as
-``experiment=albedo_synth`` builds it (width-32 U-Net, input skip, gain output, L1 + si-MSE + gradient
-loss) through the module's own ``translate`` and ``generator_losses`` with Adam, without Lightning: with
-no discriminator (the default), with the PatchGAN step (``model.objective.lambda_adv=1``), and at width 16. Median
-of 10 iterations after 2 of warm-up; prints seconds per iteration and training images/s.
+``experiment=albedo_synth`` builds it (width-32 U-Net, input skip, gain + residual output, L1 + si-MSE +
+gradient loss) through the module's own ``translate`` and ``generator_losses`` with Adam, without Lightning:
+with no discriminator (the default), with the PatchGAN step (``model.objective.lambda_adv=1``), with the
+plain ``gain`` output (the previous default), and at widths 16 and 64. Median of 10 iterations after 2 of
+warm-up; prints seconds per iteration and training images/s.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from gan_lab.config import group_option
 from gan_lab.modules.albedo import AlbedoTranslator
 
 
-def build(width: int, lambda_adv: float) -> AlbedoTranslator:
-    model = group_option("model", "pix2pix", generator={"width": width, "depth": 6, "input_skip": True, "output": "gain"},
+def build(width: int, lambda_adv: float, output: str = "gain_residual") -> AlbedoTranslator:
+    model = group_option("model", "pix2pix", generator={"width": width, "depth": 6, "input_skip": True, "output": output},
                          discriminator={"width": 16, "n_layers": 3}, ema={"decay": 0.0},
                          objective={"lambda_adv": lambda_adv, "lambda_si_mse": 1000.0, "lambda_grad": 100.0})
     return AlbedoTranslator(num_classes=0, channels=3, image_size=64, model=model, head={"name": "none"},
@@ -53,9 +54,11 @@ def time_iterations(m: AlbedoTranslator, n: int = 12, batch: int = 16) -> float:
 
 def main() -> None:
     print(f"torch threads: {torch.get_num_threads()}")
-    for width, adv in ((32, 0.0), (32, 1.0), (16, 0.0)):
-        s = time_iterations(build(width, adv))
-        print(f"width {width}, lambda_adv {adv:g}: {s:.3f} s/iteration = {16 / s:.0f} training images/s", flush=True)
+    for width, adv, output in ((32, 0.0, "gain_residual"), (32, 1.0, "gain_residual"), (32, 0.0, "gain"),
+                               (16, 0.0, "gain_residual"), (64, 0.0, "gain_residual")):
+        s = time_iterations(build(width, adv, output))
+        print(f"width {width}, {output}, lambda_adv {adv:g}: {s:.3f} s/iteration = {16 / s:.0f} training images/s",
+              flush=True)
 
 
 if __name__ == "__main__":
