@@ -489,3 +489,22 @@ def test_mean_std_over_seeds_matches_numpy():
     assert m["n_eval"] == 4
     assert m["psnr"]["mean"] == pytest.approx(13.0) and m["psnr"]["std"] == pytest.approx(np.std([10, 12, 17], ddof=1))
     assert m["x/ssim"] == {"mean": pytest.approx(0.6), "std": pytest.approx(np.std([0.5, 0.7], ddof=1)), "n": 2}
+
+
+def test_render_overrides_from_the_command_line_reach_the_renderer(tmp_path):
+    """``dataset.render.noise=[0,0]`` and a ``products`` dict arrive as OmegaConf containers; they must work."""
+    pytest.importorskip("gan_lab.synth.render")
+    from gan_lab.data import build_datamodule
+
+    cfg = compose(["experiment=albedo_synth", "dataset.image_size=16", "dataset.n_train=2", "dataset.n_val=2",
+                   "dataset.n_test=2", "dataset.chunk_size=2", "dataset.cache_dir=null",
+                   "+dataset.render.noise=[0.0,0.0]", "+dataset.render.jpeg_prob=0.0",
+                   "+dataset.render.blur_sigma=[0.0,0.0]", "+dataset.render.products={can: 1.0}"], tmp_path, tmp_path)
+    dm = build_datamodule(cfg.dataset)
+    assert dm.render == {"noise": [0.0, 0.0], "jpeg_prob": 0.0, "blur_sigma": [0.0, 0.0], "products": {"can": 1.0}}
+    dm.setup()
+    item = dm.dataset("test")[0]
+    from gan_lab.data.albedo import AlbedoSynthDataModule
+
+    default = AlbedoSynthDataModule(image_size=16, n_train=2, n_val=2, n_test=2, chunk_size=2).dataset("test")[0]
+    assert item["input"].shape == (3, 16, 16) and not torch.equal(item["input"], default["input"])
