@@ -13,8 +13,14 @@ from gan_lab.registry import ConfigError
 
 
 def build_datamodule(cfg: Mapping) -> ImageDataModule:
-    """The datamodule named by ``cfg['name']``, built with the remaining keys (unknown ones are errors)."""
-    kw = dict(cfg.items() if hasattr(cfg, "items") else cfg)
+    """The datamodule named by ``cfg['name']``, built with the remaining keys (unknown ones are errors).
+
+    A composed config arrives as an OmegaConf node; datamodules get plain dicts and lists (interpolations
+    resolved), so a list or dict given on the command line (``dataset.render.noise=[0,0]``) is a list or
+    dict to them, as their checks and cache keys expect."""
+    from omegaconf import OmegaConf
+
+    kw = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
     cls = DATASETS.get(kw.pop("name"))
     allowed = set()
     for klass in cls.__mro__:

@@ -65,14 +65,6 @@ def stack_items(items) -> dict:
 # ------------------------------------------------------------------------------------------ synthetic renders
 
 
-def _plain(render: Mapping) -> dict:
-    """A render-config mapping as plain Python dicts and lists (OmegaConf containers converted)."""
-    from omegaconf import DictConfig, OmegaConf
-
-    return OmegaConf.to_container(render, resolve=True) if isinstance(render, DictConfig) else \
-        {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in dict(render).items()}
-
-
 def render_items(n: int, seed: int, size: int, render: Mapping | None, start: int = 0) -> list[dict]:
     """Samples ``start .. start+n-1`` of render seed ``seed`` as items ([0, 1] renderer outputs -> [-1, 1])."""
     try:
@@ -232,9 +224,7 @@ class AlbedoSynthDataModule(ImageDataModule):
         if int(render_workers) < 1:
             raise ConfigError(f"dataset.render_workers={render_workers} is invalid; allowed: an integer >= 1")
         self.render_workers = int(render_workers)
-        # plain containers: a composed config hands lists and dicts over as OmegaConf ListConfig / DictConfig,
-        # which RenderConfig's checks (pairs, the products dict) and the cache key must not see
-        self.render = _plain(render or {})
+        self.render = dict(render or {})
         self.cache_dir = cache_dir or None
 
     def holdout_seed(self, split: str) -> int:
