@@ -191,7 +191,8 @@ def _module(lambda_adv: float, generator: dict | None = None, adversarial: str =
 
 @pytest.mark.parametrize("lambda_adv,extra,generator", [
     (1.0, {"lambda_ssim": 1.0, "lambda_fm": 1.0}, {}), (0.0, {}, {}),
-    (0.0, {"lambda_si_mse": 300.0, "lambda_grad": 30.0}, {"input_skip": True, "output": "gain"})])
+    (0.0, {"lambda_si_mse": 300.0, "lambda_grad": 30.0}, {"input_skip": True, "output": "gain"}),
+    (0.0, {"lambda_si_mse": 300.0}, {"input_skip": True, "output": "gain_residual", "global_colour": True})])
 def test_short_fit_lowers_l1(pairs, lambda_adv, extra, generator):
     from gan_lab.data import build_datamodule
     from gan_lab.data.albedo import stack_items
@@ -268,6 +269,32 @@ def test_gain_residual_output_adds_a_residual_after_the_gain():
     x = torch.rand(2, 3, 16, 16) * 2 - 1
     out = m.translate(m.G, x)
     assert out.shape == x.shape and out.abs().max() <= 1
+
+
+def test_global_colour_transform_matches_its_formula_and_starts_as_identity():
+    from gan_lab.modules.albedo import apply_colour_transform, apply_gain_residual
+
+    torch.manual_seed(3)
+    image = torch.rand(2, 3, 4, 5) * 1.6 - 0.8
+    vec = 0.1 * torch.randn(2, 12)
+    a = (image + 1) / 2
+    for i in range(2):  # per image: M = I + vec[:9] (row-major), b = vec[9:], in [0, 1] sRGB
+        m, b = torch.eye(3) + vec[i, :9].reshape(3, 3), vec[i, 9:]
+        manual = (m @ a[i].reshape(3, -1) + b[:, None]).reshape(3, 4, 5)
+        assert torch.allclose(apply_colour_transform(image, vec)[i], (manual * 2 - 1).clamp(-1, 1), atol=1e-6)
+    assert torch.allclose(apply_colour_transform(image, torch.zeros(2, 12)), image, atol=1e-6)
+    with pytest.raises(ValueError, match="RGB images and \\(N, 12\\)"):
+        apply_colour_transform(image, torch.zeros(2, 9))
+    m = _module(0.0, {"output": "gain_residual", "input_skip": True, "global_colour": True})
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    raw, vec = m.G(x)
+    assert vec.shape == (2, 12) and not vec.abs().any()  # zero-initialised: the identity transform
+    assert torch.allclose(m.translate(m.G, x), apply_gain_residual(x, raw), atol=1e-6)
+    loss = m.translate(m.G, x).mean()
+    loss.backward()
+    assert m.G.global_head.weight.grad.abs().sum() > 0  # the head learns through the output
+    plain = _module(0.0, {"output": "gain_residual", "input_skip": True})
+    assert plain.G.global_head is None and isinstance(plain.G(x), torch.Tensor)
 
 
 def test_refine_blocks_match_their_formula_and_need_the_input_skip():

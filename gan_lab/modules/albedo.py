@@ -11,6 +11,10 @@ albedo = sRGB(clamp(linear(photo)·exp(g_max·tanh(g/g_max)), 0, 1)), g_max = ``
 detail passes through and the net only has to predict how much light each pixel received) or
 ``gain_residual`` (6 raw channels: that gain, plus an sRGB residual added after it, clamped, so the net
 can also remove what the camera added: noise, JPEG blocks, clipped highlights).
+``model.generator.global_colour``: the U-Net's innermost features also give, per image, a 3×3 colour
+matrix and an offset (identity at the start) applied to that albedo in sRGB (``apply_colour_transform``):
+an easy path for what is global to an image (the light's and camera's colour left after white balance,
+contrast), which per-pixel outputs can only express by agreeing across the whole image.
 L1 is on [-1, 1] images (pix2pix); scale-invariant MSE and the multi-scale gradient loss
 (``gan_lab.losses.reconstruction``, ``model.objective.grad_scales`` scales) and SSIM on [0, 1] images.
 ``model.objective.lambda_adv=0`` and ``lambda_fm=0``: no discriminator at all, the "L1 only" baseline
@@ -61,6 +65,18 @@ def apply_gain_residual(photo: Tensor, raw: Tensor, g_max: float = GAIN_RANGE) -
     return (apply_gain(photo, raw[:, :c], g_max) + raw[:, c:].float()).clamp(-1, 1)
 
 
+def apply_colour_transform(image: Tensor, vec: Tensor) -> Tensor:
+    """Images in [-1, 1] -> clamp(M·a + b) per image in [0, 1] sRGB, M = I + vec[:, :9], b = vec[:, 9:12]."""
+    n, c = image.size(0), image.size(1)
+    if c != 3 or vec.shape != (n, 12):
+        raise ValueError(f"a colour transform needs RGB images and (N, 12) parameters; got {tuple(image.shape)}, "
+                         f"{tuple(vec.shape)}")
+    a = (image.float() + 1) / 2
+    m = torch.eye(3, device=vec.device, dtype=torch.float32) + vec[:, :9].float().view(n, 3, 3)
+    out = torch.einsum("nij,njhw->nihw", m, a) + vec[:, 9:].float()[:, :, None, None]
+    return (out * 2 - 1).clamp(-1, 1)
+
+
 @register_module("albedo")
 class AlbedoTranslator(GANModule):
     """U-Net generator (+ conditional PatchGAN) trained on (photo, albedo, mask) batches."""
@@ -86,10 +102,15 @@ class AlbedoTranslator(GANModule):
         self.lambda_fm, self.lambda_si_mse, self.lambda_grad = float(o.lambda_fm), float(o.lambda_si_mse), float(o.lambda_grad)
         self.grad_scales, self.outside = int(o.grad_scales), float(o.l1_outside_mask)
         self.output = g.pop("output")
+        self.global_colour = bool(g.pop("global_colour", False))
         if self.output not in OUTPUTS:
             raise ConfigError(f"model.generator.output={self.output!r} is invalid; allowed: {', '.join(OUTPUTS)}")
         out_channels = 2 * self.channels if self.output == "gain_residual" else self.channels
-        self.G = UNetGenerator(self.channels, out_channels, output="tanh" if self.output == "image" else "linear", **g)
+        if self.global_colour and self.channels != 3:
+            raise ConfigError(f"model.generator.global_colour=true needs RGB photos; the data set has {self.channels} "
+                              "channel(s)")
+        self.G = UNetGenerator(self.channels, out_channels, output="tanh" if self.output == "image" else "linear",
+                               global_out=12 if self.global_colour else 0, **g)
         m = self.G.required_multiple
         if self.image_size % m:
             raise ConfigError(f"dataset.image_size={self.image_size} does not fit model.generator.depth={self.G.depth}: "
@@ -171,11 +192,16 @@ class AlbedoTranslator(GANModule):
 
     def translate(self, net: nn.Module, x: Tensor) -> Tensor:
         """Photos in [-1, 1] -> albedos in [-1, 1] through ``net`` and the output mapping (``model.generator.output``)."""
-        if self.output == "image":
-            return net(x)
+        raw, vec = net(x), None
+        if self.global_colour:
+            raw, vec = raw
         if self.output == "gain":
-            return apply_gain(x, net(x))
-        return apply_gain_residual(x, net(x))
+            out = apply_gain(x, raw)
+        elif self.output == "gain_residual":
+            out = apply_gain_residual(x, raw)
+        else:
+            out = raw
+        return out if vec is None else apply_colour_transform(out, vec)
 
     @property
     def required_multiple(self) -> int:

@@ -12,6 +12,9 @@ the output and fine detail (small label text at 64 px) can only be re-synthesise
 ``refine=N`` (with the input skip) puts N residual blocks (3×3 conv, LeakyReLU, 3×3 conv, plus the block's
 input) at full resolution between those two convolutions: capacity where per-pixel restoration (sensor
 noise, JPEG blocks) happens, which the U-Net otherwise only reaches through one 3×3 convolution.
+``global_out=K`` adds a global head: the innermost features, averaged over space, through a linear layer
+to K numbers per image (zero-initialised); ``forward`` then returns ``(image, (N, K) vector)``. The
+albedo translator uses it for a per-image colour transform (``model.generator.global_colour``).
 Input height and width must be multiples of ``2**depth`` (``required_multiple``).
 
 ``PatchDiscriminator``: pix2pix's N-layer PatchGAN on ``concat(input, output)`` (conditional):
@@ -49,7 +52,7 @@ class UNetGenerator(nn.Module):
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 64, depth: int = 8,
                  norm: str = "batch", dropout: float = 0.0, n_dropout: int = 3, input_skip: bool = False,
-                 output: str = "tanh", refine: int = 0):
+                 output: str = "tanh", refine: int = 0, global_out: int = 0):
         super().__init__()
         if refine < 0 or (refine and not input_skip):
             raise ConfigError(f"model.generator.refine={refine} is invalid; allowed: 0, or an integer >= 1 with "
@@ -87,13 +90,17 @@ class UNetGenerator(nn.Module):
                                      nn.Conv2d(width, out_channels, 1), act)
         else:
             self.out = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(chans[0] * 2, out_channels, 4, 2, 1), act)
+        self.global_head = nn.Linear(chans[-1], global_out) if global_out > 0 else None
         init_weights(self)
+        if self.global_head is not None:  # starts as "no global change": the caller's identity
+            nn.init.zeros_(self.global_head.weight)
+            nn.init.zeros_(self.global_head.bias)
 
     @property
     def required_multiple(self) -> int:
         return 2**self.depth
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         m = self.required_multiple
         if x.size(-2) % m or x.size(-1) % m:
             raise ValueError(f"UNetGenerator(depth={self.depth}) needs H and W divisible by {m}; got "
@@ -104,11 +111,11 @@ class UNetGenerator(nn.Module):
             h = block(h)
             skips.append(h)
         h = skips.pop()  # innermost
+        vec = None if self.global_head is None else self.global_head(h.float().mean(dim=(2, 3)))
         for block in self.up:
             h = torch.cat([block(h), skips.pop()], dim=1)
-        if self.input_skip:
-            return self.mix(torch.cat([self.out(h), x], dim=1))
-        return self.out(h)
+        out = self.mix(torch.cat([self.out(h), x], dim=1)) if self.input_skip else self.out(h)
+        return out if vec is None else (out, vec)
 
 
 class PatchDiscriminator(nn.Module):
