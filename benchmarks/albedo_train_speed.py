@@ -3,10 +3,11 @@
 Usage (repository root): ``OMP_NUM_THREADS=2 python benchmarks/albedo_train_speed.py``
 
 Times, at 64 px and batch 16, one training iteration of ``AlbedoTranslator`` built as
-``experiment=albedo_synth`` builds it (width-32 U-Net, input skip, gain + residual output, L1 + si-MSE +
-gradient loss) through the module's own ``translate`` and ``generator_losses`` with Adam, without Lightning:
-with no discriminator (the default), with the PatchGAN step (``model.objective.lambda_adv=1``), with the
-plain ``gain`` output (the previous default), and at widths 16 and 64. Median of 10 iterations after 2 of
+``experiment=albedo_synth`` builds it (width-32 U-Net, input skip, gain + residual output, per-image colour
+transform, L1 + si-MSE + gradient loss weighted to the label) through the module's own ``translate`` and
+``generator_losses`` with Adam, without Lightning: with no discriminator (the default), with the PatchGAN
+step (``model.objective.lambda_adv=1``), without the colour transform, with the plain ``gain`` output (an
+earlier default), and at widths 16 and 64. Median of 10 iterations after 2 of
 warm-up; prints seconds per iteration and training images/s.
 """
 
@@ -20,10 +21,12 @@ from gan_lab.config import group_option
 from gan_lab.modules.albedo import AlbedoTranslator
 
 
-def build(width: int, lambda_adv: float, output: str = "gain_residual") -> AlbedoTranslator:
-    model = group_option("model", "pix2pix", generator={"width": width, "depth": 6, "input_skip": True, "output": output},
+def build(width: int, lambda_adv: float, output: str = "gain_residual", global_colour: bool = True) -> AlbedoTranslator:
+    model = group_option("model", "pix2pix", generator={"width": width, "depth": 6, "input_skip": True, "output": output,
+                                                        "global_colour": global_colour},
                          discriminator={"width": 16, "n_layers": 3}, ema={"decay": 0.0},
-                         objective={"lambda_adv": lambda_adv, "lambda_si_mse": 1000.0, "lambda_grad": 100.0})
+                         objective={"lambda_adv": lambda_adv, "lambda_si_mse": 1000.0, "lambda_grad": 100.0,
+                                    "l1_outside_mask": 0.1})
     return AlbedoTranslator(num_classes=0, channels=3, image_size=64, model=model, head={"name": "none"},
                             adversarial=group_option("adversarial", "vanilla"))
 
@@ -54,11 +57,12 @@ def time_iterations(m: AlbedoTranslator, n: int = 12, batch: int = 16) -> float:
 
 def main() -> None:
     print(f"torch threads: {torch.get_num_threads()}")
-    for width, adv, output in ((32, 0.0, "gain_residual"), (32, 1.0, "gain_residual"), (32, 0.0, "gain"),
-                               (16, 0.0, "gain_residual"), (64, 0.0, "gain_residual")):
-        s = time_iterations(build(width, adv, output))
-        print(f"width {width}, {output}, lambda_adv {adv:g}: {s:.3f} s/iteration = {16 / s:.0f} training images/s",
-              flush=True)
+    for width, adv, output, gc in ((32, 0.0, "gain_residual", True), (32, 1.0, "gain_residual", True),
+                                   (32, 0.0, "gain_residual", False), (32, 0.0, "gain", False),
+                                   (16, 0.0, "gain_residual", True), (64, 0.0, "gain_residual", True)):
+        s = time_iterations(build(width, adv, output, gc))
+        print(f"width {width}, {output}, global_colour {gc}, lambda_adv {adv:g}: {s:.3f} s/iteration = "
+              f"{16 / s:.0f} training images/s", flush=True)
 
 
 if __name__ == "__main__":
