@@ -176,7 +176,8 @@ def test_synth_datamodule_renders_fixed_holdout(tmp_path):
 # ------------------------------------------------------------------------------------------------ module
 
 
-def _module(lambda_adv: float, generator: dict | None = None, adversarial: str = "vanilla", **objective):
+def _module(lambda_adv: float, generator: dict | None = None, adversarial: str = "vanilla", channels: int = 3,
+            **objective):
     from gan_lab.config import group_option
     from gan_lab.modules.albedo import AlbedoTranslator
 
@@ -185,7 +186,7 @@ def _module(lambda_adv: float, generator: dict | None = None, adversarial: str =
                          optim={"g_lr": 2e-3, "d_lr": 2e-3}, ema={"decay": 0.0},
                          objective={"lambda_adv": lambda_adv, **objective})
     adv = {"name": adversarial, "lambda_gp": 0.0}
-    return AlbedoTranslator(num_classes=0, channels=3, image_size=16, model=model, head={"name": "none"},
+    return AlbedoTranslator(num_classes=0, channels=channels, image_size=16, model=model, head={"name": "none"},
                             adversarial=adv)
 
 
@@ -295,6 +296,8 @@ def test_global_colour_transform_matches_its_formula_and_starts_as_identity():
     assert m.G.global_head.weight.grad.abs().sum() > 0  # the head learns through the output
     plain = _module(0.0, {"output": "gain_residual", "input_skip": True})
     assert plain.G.global_head is None and isinstance(plain.G(x), torch.Tensor)
+    with pytest.raises(ConfigError, match="global_colour=true needs RGB photos"):
+        _module(0.0, {"output": "gain", "global_colour": True}, channels=1)
 
 
 def test_refine_blocks_match_their_formula_and_need_the_input_skip():
