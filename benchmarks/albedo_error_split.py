@@ -20,13 +20,12 @@ and of diagnostic hybrids, each a question with the target's help (oracles: not 
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 from torch import Tensor
 
-from gan_lab.albedo.evaluation import evaluate_predictions, held_out, predict_all
-from gan_lab.commands.albedo_eval import _datamodule
+from albedo_checkpoint_data import checkpoint_test_set
+
+from gan_lab.albedo.evaluation import evaluate_predictions, predict_all
 from gan_lab.modules.loading import load_module
 
 KEYS = ("psnr", "ssim", "si_mse", "lmse", "delta_e2000")
@@ -58,12 +57,7 @@ def fit_colour(pred01: Tensor, target01: Tensor, mask: Tensor, kind: str) -> Ten
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("ckpt")
-    ap.add_argument("--n", type=int, default=256)
-    ap.add_argument("--cache-dir", default="datasets/.cache/albedo_synth")
-    args = ap.parse_args()
-    data = held_out(_datamodule([args.ckpt], 64, args.n, 0, args.cache_dir), "test", args.n)
+    args, data = checkpoint_test_set(__doc__.split("\n")[0])
     pred = predict_all(load_module(args.ckpt).eval().predict_albedo, data["input"])
     target, mask = data["albedo"], data["mask"].float()
     rows: list[tuple[str, Tensor]] = [("prediction", pred)]

@@ -12,12 +12,11 @@ specular si-MSE per ensemble, on the same renders ``gan-lab albedo-eval`` scores
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
-from gan_lab.albedo.evaluation import evaluate_predictions, held_out, predict_all
-from gan_lab.commands.albedo_eval import _datamodule
+from albedo_checkpoint_data import checkpoint_test_set
+
+from gan_lab.albedo.evaluation import evaluate_predictions, predict_all
 from gan_lab.modules.loading import load_module
 
 ENSEMBLES = {"none": [(0, False)], "hflip": [(0, False), (0, True)],
@@ -38,12 +37,7 @@ def ensemble_predictor(predict, transforms):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("ckpt")
-    ap.add_argument("--n", type=int, default=256)
-    ap.add_argument("--cache-dir", default="datasets/.cache/albedo_synth")
-    args = ap.parse_args()
-    data = held_out(_datamodule([args.ckpt], 64, args.n, 0, args.cache_dir), "test", args.n)
+    args, data = checkpoint_test_set(__doc__.split("\n")[0])
     module = load_module(args.ckpt).eval()
     keys = ("psnr", "ssim", "si_mse", "lmse", "delta_e2000", "sharpness", "specular/si_mse")
     print("| ensemble | " + " | ".join(keys) + " |\n|---|" + "---:|" * len(keys))

@@ -26,7 +26,9 @@ from gan_lab.registry import ConfigError
 USAGE = usage_of(__doc__)
 
 
-def _datamodule(ckpts: list[str], image_size: int, n: int, split_seed: int, cache_dir: str):
+def eval_datamodule(ckpts: list[str], image_size: int, n: int, split_seed: int, cache_dir: str):
+    """The test datamodule the table scores on: the first checkpoint's data set (all must share it), else
+    ``albedo_synth`` at ``image_size``; ``n`` test renders, no training pool. Also used by the benchmarks."""
     from gan_lab.checkpoints import load_checkpoint
     from gan_lab.data import build_datamodule
 
@@ -62,7 +64,7 @@ def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256
     for c in paths:
         if not Path(c).is_file():
             raise ConfigError(f"ckpts: {c}: no such checkpoint file")
-    dm = _datamodule(paths, int(image_size), int(n), int(split_seed), cache_dir)
+    dm = eval_datamodule(paths, int(image_size), int(n), int(split_seed), cache_dir)
     data = held_out(dm, "test", int(n))
     rows = [(name, evaluate_predictions(predict_all(fn, data["input"]), data)) for name, fn in BASELINES.items()]
     per_ckpt: dict[str, list[dict]] = {}
