@@ -15,6 +15,10 @@ conditional median. The intrinsic-image literature trains with
   s = 0 .. S−1 (2×2 average pooling, weights pooled alike), L1 between the forward differences of
   prediction and target, each difference weighted by the product of the weights of its two pixels;
   the mean over scales. Penalises blurred or displaced edges, which a per-pixel loss barely sees.
+* ``lab``: colour error as the eye (and the ΔE2000 metric) sees it: the prediction is scale-fitted per
+  image and channel as in ``si_mse``, clamped to [0, 1], both images go sRGB → CIELAB (D65, kornia) and
+  the loss is the weighted mean Euclidean Lab distance (CIE76 ΔE, ≈ 1 = a just-noticeable difference).
+  L1/MSE on sRGB weigh a change in saturation or hue like any other; Lab weighs it as perceived.
 * ``l1``: weighted L1 (pix2pix).
 """
 
@@ -42,6 +46,18 @@ def si_mse_loss(pred: Tensor, target: Tensor, w: Tensor, eps: float = 1e-6) -> T
     return weighted_mean((alpha * p - t) ** 2, w)
 
 
+def lab_loss(pred: Tensor, target: Tensor, w: Tensor, eps: float = 1e-6) -> Tensor:
+    """Σ w·‖Lab(clamp(α·p)) − Lab(t)‖ / Σ w (CIE76 ΔE after the per-channel LS scale α of ``si_mse``)."""
+    from kornia.color import rgb_to_lab
+
+    p, t, w = pred.float(), target.float(), w.float()
+    wc = w.expand_as(p)
+    alpha = (wc * p * t).sum((2, 3), keepdim=True) / ((wc * p * p).sum((2, 3), keepdim=True) + eps)
+    diff = rgb_to_lab((alpha * p).clamp(0, 1)) - rgb_to_lab(t.clamp(0, 1))
+    dist = (diff.pow(2).sum(1, keepdim=True) + eps).sqrt()  # eps: a finite gradient where the colours agree
+    return weighted_mean(dist, w)
+
+
 def gradient_loss(pred: Tensor, target: Tensor, w: Tensor, scales: int = 4) -> Tensor:
     """Mean over ``scales`` dyadic scales of the weighted L1 between forward differences (x and y)."""
     p, t, w = pred.float(), target.float(), w.float()
@@ -63,4 +79,4 @@ def gradient_loss(pred: Tensor, target: Tensor, w: Tensor, scales: int = 4) -> T
     return total / max(used, 1)
 
 
-__all__ = ["weighted_mean", "l1_loss", "si_mse_loss", "gradient_loss"]
+__all__ = ["weighted_mean", "l1_loss", "si_mse_loss", "lab_loss", "gradient_loss"]

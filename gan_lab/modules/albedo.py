@@ -3,7 +3,7 @@
 G: U-Net. D: conditional PatchGAN on concat(photo, albedo). With w = 1 inside the label mask and
 ``model.objective.l1_outside_mask`` outside it (1 = plain pix2pix):
   D loss: ½·adv(D(x, y), D(x, G(x))) [+ λ_gp·GP]          (pix2pix halves D's objective)
-  G loss: λ_adv·adv(D(x, G(x))) + λ_l1·L1_w(G(x), y) + λ_si_mse·siMSE_w + λ_grad·Grad_w
+  G loss: λ_adv·adv(D(x, G(x))) + λ_l1·L1_w(G(x), y) + λ_si_mse·siMSE_w + λ_lab·LabΔE_w + λ_grad·Grad_w
           + λ_ssim·(1 − SSIM_w(G(x), y)) + λ_fm·Σ_layers mean|D_l(x, G(x)) − D_l(x, y)|
 ``model.generator.output``: ``image`` (pix2pix: the U-Net's tanh output is the albedo) or ``gain``
 (intrinsic-image style: the U-Net's 3 raw channels g are a per-pixel log-gain in linear light,
@@ -31,7 +31,7 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from gan_lab.losses import gradient_penalty
-from gan_lab.losses.reconstruction import gradient_loss, l1_loss, si_mse_loss, weighted_mean
+from gan_lab.losses.reconstruction import gradient_loss, l1_loss, lab_loss, si_mse_loss, weighted_mean
 from gan_lab.metrics.albedo import ALBEDO_METRICS, ssim_map
 from gan_lab.modules.base import GANModule
 from gan_lab.modules.registry import register_module
@@ -101,6 +101,7 @@ class AlbedoTranslator(GANModule):
         self.lambda_l1, self.lambda_adv, self.lambda_ssim = float(o.lambda_l1), float(o.lambda_adv), float(o.lambda_ssim)
         self.lambda_fm, self.lambda_si_mse, self.lambda_grad = float(o.lambda_fm), float(o.lambda_si_mse), float(o.lambda_grad)
         self.grad_scales, self.outside = int(o.grad_scales), float(o.l1_outside_mask)
+        self.lambda_lab = float(o.lambda_lab)
         self.output = g.pop("output")
         self.global_colour = bool(g.pop("global_colour", False))
         if self.output not in OUTPUTS:
@@ -134,6 +135,9 @@ class AlbedoTranslator(GANModule):
         if self.lambda_si_mse > 0:
             out["g_si_mse"] = si_mse_loss(p01, y01, w)
             total = total + self.lambda_si_mse * out["g_si_mse"]
+        if self.lambda_lab > 0:
+            out["g_lab"] = lab_loss(p01, y01, w)
+            total = total + self.lambda_lab * out["g_lab"]
         if self.lambda_grad > 0:
             out["g_grad"] = gradient_loss(p01, y01, w, self.grad_scales)
             total = total + self.lambda_grad * out["g_grad"]

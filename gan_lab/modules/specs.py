@@ -8,7 +8,7 @@ Modules keep the plain dicts as hyper-parameters (self-describing checkpoints) a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, Mapping, TypeVar
 
 from gan_lab.registry import ConfigError
@@ -17,17 +17,19 @@ S = TypeVar("S")
 
 
 def read_spec(cls: type[S], node: Mapping[str, Any] | None, where: str) -> S:
-    """``cls(**node)`` with a ConfigError naming ``where.<key>`` for a missing or unknown key."""
+    """``cls(**node)`` with a ConfigError naming ``where.<key>`` for a missing or unknown key.
+
+    A field with a default in ``cls`` may be absent (a knob added later: older checkpoints' configs lack it)."""
     node = dict(node or {})
     names = [f.name for f in fields(cls)]
     unknown = sorted(set(node) - set(names))
     if unknown:
         raise ConfigError(f"{where}.{unknown[0]} is not an option here; allowed: "
                           + ", ".join(f"{where}.{n}" for n in names))
-    missing = [n for n in names if n not in node]
+    missing = [f.name for f in fields(cls) if f.name not in node and f.default is MISSING]
     if missing:
         raise ConfigError(f"{where}.{missing[0]} is missing; set it (the defaults are in conf/)")
-    return cls(**{n: node[n] for n in names})
+    return cls(**{n: node[n] for n in names if n in node})
 
 
 def _at_least(where: str, value: float, low: float = 0.0) -> None:
@@ -125,6 +127,7 @@ class AlbedoObjective:
     lambda_ssim: float
     lambda_fm: float
     l1_outside_mask: float
+    lambda_lab: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
