@@ -220,11 +220,11 @@ def test_short_fit_lowers_l1(pairs, lambda_adv, extra, generator):
 
 
 def test_generator_loss_is_the_weighted_sum_of_its_terms():
-    from gan_lab.losses.reconstruction import gradient_loss, l1_loss, si_mse_loss
+    from gan_lab.losses.reconstruction import gradient_loss, l1_loss, lab_loss, si_mse_loss
 
     torch.manual_seed(1)
     m = _module(0.5, {"input_skip": True}, lambda_si_mse=200.0, lambda_grad=20.0, lambda_ssim=2.0, grad_scales=2,
-                l1_outside_mask=0.25)
+                l1_outside_mask=0.25, lambda_lab=0.3)
     x, y = torch.rand(2, 3, 16, 16) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
     mask = (torch.rand(2, 1, 16, 16) > 0.5).float()
     fake = m.translate(m.G, x)
@@ -234,7 +234,9 @@ def test_generator_loss_is_the_weighted_sum_of_its_terms():
     assert torch.allclose(out["g_l1"], l1_loss(fake, y, w))
     assert torch.allclose(out["g_si_mse"], si_mse_loss(p01, y01, w))
     assert torch.allclose(out["g_grad"], gradient_loss(p01, y01, w, 2))
-    total = (100 * out["g_l1"] + 200 * out["g_si_mse"] + 20 * out["g_grad"] + 2 * out["g_ssim"] + 0.5 * out["g_adv"])
+    assert torch.allclose(out["g_lab"], lab_loss(p01, y01, w))
+    total = (100 * out["g_l1"] + 200 * out["g_si_mse"] + 20 * out["g_grad"] + 2 * out["g_ssim"] + 0.5 * out["g_adv"]
+             + 0.3 * out["g_lab"])
     assert torch.allclose(out["g_loss"], total)
 
 

@@ -41,6 +41,16 @@ def test_a_missing_or_unknown_key_is_named():
         read_spec(OptimSpec, {**good, "lr": 1}, "model.optim")
 
 
+def test_a_knob_added_later_takes_its_default_when_an_older_config_lacks_it():
+    from gan_lab.modules.specs import AlbedoObjective, read_spec
+
+    old = {"lambda_adv": 0.0, "lambda_l1": 100.0, "lambda_si_mse": 1000.0, "lambda_grad": 100.0, "grad_scales": 4,
+           "lambda_ssim": 0.0, "lambda_fm": 0.0, "l1_outside_mask": 0.1}  # a checkpoint's config before lambda_lab
+    assert read_spec(AlbedoObjective, old, "model.objective").lambda_lab == 0.0
+    with pytest.raises(ConfigError, match=r"model.objective.lambda_l1 is missing"):
+        read_spec(AlbedoObjective, {k: v for k, v in old.items() if k != "lambda_l1"}, "model.objective")
+
+
 @pytest.mark.parametrize("overrides, old_loss", [
     (["head=aam"], {"name": "aam", "adversarial": "wgan-gp", "lambda_cls": 1.0, "cls_reference_scale": 3.0,
                     "lambda_gp": 10.0, "lambda_rec": 10.0, "easy_margin": False, "scale": 16.0, "margin": 0.3}),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_lab.losses.reconstruction import gradient_loss, l1_loss, si_mse_loss
+from gan_lab.losses.reconstruction import gradient_loss, l1_loss, lab_loss, si_mse_loss
 from gan_lab.metrics.albedo import sharpness
 
 
@@ -53,6 +53,39 @@ def test_si_mse_gradient_flows_through_the_scale():
     si_mse_loss(pt, _t(t), _t(w)).backward()
     num = torch.autograd.functional.jacobian(lambda x: si_mse_loss(x, _t(t), _t(w)), _t(p))
     assert torch.allclose(pt.grad, num, atol=1e-6)
+
+
+def _lab_ref(rgb):
+    """sRGB in [0, 1] (..., 3) -> CIELAB D65, from the standard formulas (IEC 61966-2-1, CIE 1976)."""
+    lin = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    m = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
+    xyz = lin @ m.T / np.array([0.950456, 1.0, 1.088754])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def test_lab_loss_matches_numpy_cie76_after_the_scale_fit():
+    p, t, w = _data(6)
+    fitted = np.empty_like(p)
+    for i in range(p.shape[0]):
+        for c in range(p.shape[1]):
+            wi = w[i, 0]
+            fitted[i, c] = p[i, c] * (wi * p[i, c] * t[i, c]).sum() / (wi * p[i, c] ** 2).sum()
+    de = np.linalg.norm(_lab_ref(np.clip(fitted, 0, 1).transpose(0, 2, 3, 1)) - _lab_ref(t.transpose(0, 2, 3, 1)), axis=-1)
+    ref = (de * w[:, 0]).sum() / w.sum()
+    assert lab_loss(_t(p), _t(t), _t(w)).item() == pytest.approx(ref, rel=2e-3)
+    # per-channel gains on the prediction are fitted away; a colour change is not
+    gain = np.array([0.5, 1.7, 3.0]).reshape(1, 3, 1, 1)
+    assert lab_loss(_t(t * gain), _t(t), _t(w)).item() < 0.01
+    swapped = t[:, [1, 2, 0]]
+    assert lab_loss(_t(swapped), _t(t), _t(w)).item() > 10.0
+
+
+def test_lab_loss_gradient_is_finite_where_colours_agree():
+    _, t, w = _data(7)
+    pt = _t(t).requires_grad_(True)
+    lab_loss(pt, _t(t), _t(w)).backward()
+    assert torch.isfinite(pt.grad).all()
 
 
 def _grad_ref(p, t, w, scales):
