@@ -88,6 +88,24 @@ def test_lab_loss_gradient_is_finite_where_colours_agree():
     assert torch.isfinite(pt.grad).all()
 
 
+def test_descending_the_lab_loss_lowers_the_delta_e2000_metric():
+    from gan_lab.metrics.albedo import delta_e2000
+
+    _, t, w = _data(8)
+    mix = torch.tensor([[0.6, 0.3, 0.1], [0.2, 0.6, 0.2], [0.1, 0.3, 0.6]])  # desaturated, as a blurry net outputs
+    start = torch.einsum("ij,njhw->nihw", mix, _t(t))
+    p = start.clone().requires_grad_(True)
+    opt = torch.optim.Adam([p], lr=0.01)
+    for _ in range(150):
+        opt.zero_grad()
+        lab_loss(p, _t(t), _t(w)).backward()
+        opt.step()
+    mask = torch.ones_like(_t(w))
+    before = delta_e2000(start, _t(t), mask).mean().item()
+    after = delta_e2000(p.detach().clamp(0, 1), _t(t), mask).mean().item()
+    assert before > 5 and after < 1.0, (before, after)  # below a just-noticeable difference
+
+
 def _grad_ref(p, t, w, scales):
     """Loop implementation of the multi-scale gradient loss (pooling by explicit 2x2 means)."""
     def pool(a):
