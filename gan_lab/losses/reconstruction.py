@@ -39,11 +39,15 @@ def l1_loss(pred: Tensor, target: Tensor, w: Tensor) -> Tensor:
     return weighted_mean((pred.float() - target.float()).abs(), w.float())
 
 
+def ls_scale(p: Tensor, t: Tensor, w: Tensor, eps: float = 1e-6) -> Tensor:
+    """Per image and channel α = Σ w·p·t / (Σ w·p² + eps), differentiable (si-MSE's and the Lab loss's fit)."""
+    return (w * p * t).sum((2, 3), keepdim=True) / ((w * p * p).sum((2, 3), keepdim=True) + eps)
+
+
 def si_mse_loss(pred: Tensor, target: Tensor, w: Tensor, eps: float = 1e-6) -> Tensor:
     """Scale-invariant MSE: (α_c·p − t)² with α_c = Σ w·p·t / Σ w·p² per image and channel."""
     p, t, w = pred.float(), target.float(), w.float().expand_as(pred)
-    alpha = (w * p * t).sum((2, 3), keepdim=True) / ((w * p * p).sum((2, 3), keepdim=True) + eps)
-    return weighted_mean((alpha * p - t) ** 2, w)
+    return weighted_mean((ls_scale(p, t, w, eps) * p - t) ** 2, w)
 
 
 def lab_loss(pred: Tensor, target: Tensor, w: Tensor, eps: float = 1e-6) -> Tensor:
@@ -51,9 +55,7 @@ def lab_loss(pred: Tensor, target: Tensor, w: Tensor, eps: float = 1e-6) -> Tens
     from kornia.color import rgb_to_lab
 
     p, t, w = pred.float(), target.float(), w.float()
-    wc = w.expand_as(p)
-    alpha = (wc * p * t).sum((2, 3), keepdim=True) / ((wc * p * p).sum((2, 3), keepdim=True) + eps)
-    diff = rgb_to_lab((alpha * p).clamp(0, 1)) - rgb_to_lab(t.clamp(0, 1))
+    diff = rgb_to_lab((ls_scale(p, t, w.expand_as(p), eps) * p).clamp(0, 1)) - rgb_to_lab(t.clamp(0, 1))
     dist = (diff.pow(2).sum(1, keepdim=True) + eps).sqrt()  # eps: a finite gradient where the colours agree
     return weighted_mean(dist, w)
 
