@@ -512,6 +512,17 @@ def test_albedo_eval_command_writes_table(trained, tmp_path, capsys):
     assert (grids / "grid_plain.png").is_file() or (grids / "grid_specular.png").is_file()
 
 
+def test_table_cells_keep_the_digits_a_margin_needs():
+    from gan_lab.albedo.table import _cell, versus_best_baseline
+
+    assert _cell({"mean": 0.011068, "std": 0.0000491, "n": 3}) == "0.01107 ± 0.00005"
+    assert _cell({"mean": 0.64112, "std": 0.00081, "n": 3}) == "0.6411 ± 0.0008"
+    assert _cell({"mean": 18.254, "std": 0.0659, "n": 3}) == "18.25 ± 0.07"
+    assert _cell(0.0455) == "0.04550" and _cell(float("nan")) == "–"
+    rows = [("input as albedo", {"si_mse": 0.02}), ("net", {"si_mse": {"mean": 0.01208, "std": 0.0, "n": 2}})]
+    assert "0.604× of 0.02000" in versus_best_baseline(rows, metrics=("si_mse",), groups=("",))
+
+
 def test_mean_std_over_seeds_matches_numpy():
     from gan_lab.albedo.table import mean_std
 

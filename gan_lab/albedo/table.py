@@ -29,10 +29,18 @@ def column(metric: str) -> str:
 
 
 
-def _num(v) -> str:
+def _decimals(v: float) -> int:
+    """2 decimals from 1 up; below 1 enough for 4 significant digits (at least 4 decimals), so that a
+    small error such as si-MSE 0.01107 keeps the digits a margin is judged by (not 0.0111)."""
+    if math.isnan(v) or abs(v) >= 1:
+        return 2
+    return 4 if v == 0 else max(4, 3 - math.floor(math.log10(abs(v))))
+
+
+def _num(v, decimals: int | None = None) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    return f"{v:.2f}" if abs(v) >= 1 else f"{v:.4f}"
+    return f"{v:.{_decimals(v) if decimals is None else decimals}f}"
 
 
 def mean_std(results: list[dict]) -> dict:
@@ -54,7 +62,10 @@ def mean_std(results: list[dict]) -> dict:
 
 def _cell(v) -> str:
     if isinstance(v, dict):
-        return f"{_num(v['mean'])} ± {_num(v['std'])}" if not math.isnan(v["std"]) else _num(v["mean"])
+        if math.isnan(v["std"]):
+            return _num(v["mean"])
+        d = _decimals(v["mean"])  # the std to the mean's decimals: 0.01107 ± 0.00005
+        return f"{_num(v['mean'], d)} ± {_num(v['std'], d)}"
     return _num(v)
 
 
@@ -80,7 +91,7 @@ def versus_best_baseline(rows: list[tuple[str, dict]], metrics=DEFAULT_METRICS, 
                 v = _value(r[g + m])
                 cells.append(f"{v - best:+.2f} vs {_num(best)}" if m == "psnr" else
                              f"{v - best:+.4f} vs {_num(best)}" if keys[m].direction == "max" else
-                             f"{v / best:.2f}× of {_num(best)}")
+                             f"{v / best:.3f}× of {_num(best)}")  # 3 decimals: a 0.6× margin is told from 0.604×
             lines.append(f"| {name} | {g.rstrip('/') or 'all'} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
