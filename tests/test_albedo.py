@@ -129,6 +129,24 @@ def test_folder_errors_name_the_problem(tmp_path):
         build_datamodule({"name": "albedo_folder", "root": str(tmp_path), "image_size": 16, "n_train": 3})
 
 
+def test_render_cache_key_changes_with_the_machine_fonts(monkeypatch, tmp_path):
+    """Label text is drawn with the machine's TrueType fonts: a cache copied to a machine with other fonts
+    must not pass its renders off as this machine's (the key names the font files)."""
+    from gan_lab.data.albedo import renderer_fingerprint
+    from gan_lab.synth import artwork
+
+    fonts = [tmp_path / "A.ttf", tmp_path / "B.ttf"]
+    for i, f in enumerate(fonts):
+        f.write_bytes(b"x" * (10 + i))
+    monkeypatch.setattr(artwork, "font_files", lambda: (str(fonts[0]), str(fonts[1])))
+    both = renderer_fingerprint()
+    assert renderer_fingerprint() == both  # stable
+    monkeypatch.setattr(artwork, "font_files", lambda: (str(fonts[0]),))
+    assert renderer_fingerprint() != both
+    monkeypatch.setattr(artwork, "font_files", lambda: ())
+    assert renderer_fingerprint() not in {both}
+
+
 def test_render_stream_partitions_the_index_space(monkeypatch):
     """Each (worker, rank) renders its own chunks of sample indices; together they cover 0, 1, 2, ..."""
     from gan_lab.data import albedo as A

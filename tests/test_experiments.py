@@ -113,3 +113,28 @@ def test_gpu_protocol_nets_build_and_run_at_full_size(name, num_classes, tmp_pat
         assert emb.shape == (2, cfg.model.discriminator.embed_dim) and torch.isfinite(adv).all()
         out = module.make_eval_set(x, torch.tensor([0, 1]), 2, seed=0)["fake_images"]
     assert out.shape == (2, 3, size, size) and out.abs().max() <= 1.0
+
+
+def test_albedo_synth_long_is_the_default_recipe_on_twice_the_pool_and_iterations(tmp_path):
+    """The measured 'budget that reaches the margins' differs from the default in pool, iterations and
+    checkpoint spacing only: any other drift would make its documented numbers describe another recipe."""
+    from omegaconf import OmegaConf
+
+    def flat(cfg):
+        out = {}
+        def walk(node, prefix):
+            for k, v in node.items():
+                if isinstance(v, dict):
+                    walk(v, f"{prefix}{k}.")
+                else:
+                    out[f"{prefix}{k}"] = v
+        walk(OmegaConf.to_container(cfg, resolve=True), "")
+        return out
+
+    base = flat(_compose(["experiment=albedo_synth"], tmp_path))
+    long = flat(_compose(["experiment=albedo_synth_long"], tmp_path))
+    changed = {k for k in base.keys() | long.keys() if base.get(k) != long.get(k)}
+    changed -= {k for k in changed if k.startswith(("hydra.", "paths.")) or k == "run_name"}
+    assert changed == {"dataset.n_train", "trainer.max_steps", "checkpoint.every_n_steps", "logger.group"}
+    assert (long["dataset.n_train"], long["trainer.max_steps"]) == (2 * base["dataset.n_train"],
+                                                                    2 * base["trainer.max_steps"])

@@ -13,7 +13,7 @@ Items are dicts of tensors (the default collate batches them):
   samples ``0..n-1`` of the seeds ``10¹² + 2·split_seed`` and ``10¹² + 2·split_seed + 1``: a seed range
   training never uses, the same renders for every run with the same ``split_seed``/``image_size``/``render``.
   With ``cache_dir`` set, fixed renders (held-out sets, the training pool) are stored there as uint8 and
-  reused by later runs (keyed by seed, indices, size, render config and a hash of the renderer's source).
+  reused by later runs (keyed by seed, indices, size, render config and a hash of the renderer's source and the fonts).
 * ``albedo_folder``: a paired folder ``root/{input,albedo}/NAME.png``, optional ``root/mask/NAME.png``
   (else the whole image counts) and optional ``root/manifest.jsonl`` (difficulty tags), as written by
   ``gan-lab albedo-synth`` (or real photo/albedo pairs). Split by ``split_seed`` into val/test/train
@@ -82,14 +82,19 @@ def render_items(n: int, seed: int, size: int, render: Mapping | None, start: in
 
 
 def renderer_fingerprint() -> str:
-    """A hash of the renderer's source: cached renders are reused only while the renderer is unchanged."""
+    """A hash of what a render depends on besides its arguments: the renderer's source and the machine's
+    TrueType fonts (label text is drawn with them, ``synth.artwork.font_files``: another font set draws
+    other labels). Cached renders are reused only while both are unchanged."""
     import hashlib
 
     import gan_lab.synth as synth
+    from gan_lab.synth import artwork
 
     h = hashlib.blake2b(digest_size=8)
     for f in sorted(Path(synth.__file__).parent.glob("*.py")):
         h.update(f.name.encode() + f.read_bytes())
+    for font in artwork.font_files():
+        h.update(f"{Path(font).name}:{Path(font).stat().st_size}".encode())
     return h.hexdigest()
 
 
