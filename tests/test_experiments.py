@@ -118,21 +118,10 @@ def test_gpu_protocol_nets_build_and_run_at_full_size(name, num_classes, tmp_pat
 def test_albedo_synth_long_is_the_default_recipe_on_twice_the_pool_and_iterations(tmp_path):
     """The measured 'budget that reaches the margins' differs from the default in pool, iterations and
     checkpoint spacing only: any other drift would make its documented numbers describe another recipe."""
-    from omegaconf import OmegaConf
+    from gan_lab.report.runs import flatten_config
 
-    def flat(cfg):
-        out = {}
-        def walk(node, prefix):
-            for k, v in node.items():
-                if isinstance(v, dict):
-                    walk(v, f"{prefix}{k}.")
-                else:
-                    out[f"{prefix}{k}"] = v
-        walk(OmegaConf.to_container(cfg, resolve=True), "")
-        return out
-
-    base = flat(_compose(["experiment=albedo_synth"], tmp_path))
-    long = flat(_compose(["experiment=albedo_synth_long"], tmp_path))
+    base = flatten_config(_compose(["experiment=albedo_synth"], tmp_path))
+    long = flatten_config(_compose(["experiment=albedo_synth_long"], tmp_path))
     changed = {k for k in base.keys() | long.keys() if base.get(k) != long.get(k)}
     changed -= {k for k in changed if k.startswith(("hydra.", "paths.")) or k == "run_name"}
     assert changed == {"dataset.n_train", "trainer.max_steps", "checkpoint.every_n_steps", "logger.group"}
