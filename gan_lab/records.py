@@ -3,7 +3,9 @@ scalars and diagnostics), both strict JSON, one object per line, appended as the
 
 Written by the training callbacks (``append_jsonl``), read back by training (the final numbers), sweeps
 (is a job done? its objective) and ``gan-lab compare`` through ``load_records`` / ``final_record`` /
-``selection_record``; which keys are bookkeeping rather than metrics is decided here (``is_bookkeeping``). A resumed run first drops the
+``selection_record``; which keys are bookkeeping rather than metrics is decided here (``is_bookkeeping``). Kinds of ``metrics.jsonl`` records: ``periodic`` and ``final_val`` (the selection split), ``final`` (the
+reported numbers) and ``sanity`` (the same metrics on a stand-in for the generator, written after the final
+record: ``"row"`` names it, ``identity`` / ``real`` / ``template`` / ...; see docs/evaluation.md). A resumed run first drops the
 records past its checkpoint's step (they are recomputed identically); the dropped lines are kept in
 ``<name>.discarded.jsonl`` beside the file, so nothing written is ever lost.
 """
@@ -60,8 +62,10 @@ def drop_after(path: Path, step: int) -> int:
 
 
 # Bookkeeping in each record, not metrics (KID's *_std is over KID subsets, not seeds: left out; n_* are counts).
-BOOKKEEPING = {"step", "kind", "split", "n_fake", "n_real", "eval_seed", "eval_seconds", "per_class_accuracy"}
-BOOKKEEPING_SUFFIXES = ("_std", "_classes", "_pairs")
+BOOKKEEPING = {"step", "kind", "split", "row", "n_fake", "n_real", "eval_seed", "eval_seconds", "per_class_accuracy",
+               "bootstrap"}
+# *_ci_lo / *_ci_hi: a bootstrap 95 % interval over the generated samples of one evaluation (not over seeds).
+BOOKKEEPING_SUFFIXES = ("_std", "_classes", "_pairs", "_ci_lo", "_ci_hi")
 
 
 def is_bookkeeping(key: str) -> bool:
