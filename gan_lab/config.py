@@ -58,8 +58,10 @@ def validate_config(cfg: DictConfig) -> None:
     read_spec(AdversarialSpec, cfg.adversarial, "adversarial")
     for key in ("dataset.batch_size", "dataset.image_size"):
         _positive(cfg, key)
-    for key in ("eval.every_n_steps", "samples.every_n_steps"):
+    for key in ("eval.every_n_steps", "samples.every_n_steps", "eval.bootstrap"):
         _positive(cfg, key, allow_zero=True)
+    if not isinstance(cfg.eval.sanity, bool):
+        raise ConfigError(f"eval.sanity={cfg.eval.sanity!r} is invalid; allowed: true, false")
     if str(cfg.trainer.get("precision")) in ("16-mixed", "16", "16-true") and cfg.adversarial.lambda_gp > 0:
         raise ConfigError(
             f"trainer.precision={cfg.trainer.precision} with adversarial.lambda_gp={cfg.adversarial.lambda_gp} is "

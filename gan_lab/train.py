@@ -119,6 +119,7 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
         final_n_samples=cfg.eval.final_n_samples, metrics=list(cfg.eval.metrics),
         final_metrics=list(cfg.eval.final_metrics), seed=cfg.seed,
         select_split=cfg.eval.get("select_split"), report_split=cfg.eval.split,
+        bootstrap=cfg.eval.get("bootstrap", 0), sanity=cfg.eval.get("sanity", False),
     )
     samples_cb = SampleGrids(run_dir / "samples", cfg.samples.every_n_steps, cfg.samples.n_inputs,
                              cfg.samples.max_classes, seed=cfg.seed)

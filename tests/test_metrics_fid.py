@@ -357,3 +357,16 @@ def test_inception_without_weights_cache_or_network_fails_before_training(tmp_pa
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"stand-in")
     check_inception(None, "legacy")  # offline, but cached
+
+
+def test_frechet_reference_equals_fid_from_features():
+    """The bootstrap's fast path against a prepared reference is the same distance as the exact path."""
+    from gan_lab.metrics.fid import FrechetReference, fid_from_features
+
+    rng = np.random.default_rng(7)
+    real = rng.normal(size=(108, 32)) * rng.uniform(0.1, 2.0, size=32)
+    ref = FrechetReference(real)
+    for n in (3, 20, 31, 32, 33, 200):  # fewer, as many and more samples than dimensions
+        fake = rng.normal(size=(n, 32)) + 0.3
+        assert ref.distance(fake) == pytest.approx(fid_from_features(fake, real), rel=1e-8, abs=1e-9)
+    assert ref.distance(real) == pytest.approx(0.0, abs=1e-8)

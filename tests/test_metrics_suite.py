@@ -87,7 +87,8 @@ def test_cheap_metrics_on_real_images_names_and_provenance(setup):
     s = setup
     out = evaluate(cheap_metrics(), make_ctx(s, s["xt"], s["yt"]), progress=False)
     assert abs(out["fid_clf"]) < 1e-6  # the real set against itself
-    assert out["gan_test"] == s["acc"] == out["accuracy_score"]
+    assert out["gan_test"] == s["acc"]
+    assert "accuracy_score" not in out  # it was GAN-test under a second name: recorded once
     assert out["fid_clf_backbone"] == f"eval-classifier:{s['model'].cache_key}"
     assert out["gan_test_classifier"] == f"eval-classifier:{s['model'].cache_key}"
     assert out["n_fake"] == out["n_real"] == 597
@@ -147,7 +148,7 @@ def test_full_metrics_gan_train_on_real_training_images(setup):
     assert abs(out["gan_train"] - s["acc"]) <= 0.02
     assert out["gan_train_real_reference"] == s["acc"]
     assert out["gan_test"] > 0.9  # the classifier on its own training images
-    for key in ("fid_clf", "kid_clf", "intra_fid_clf", "accuracy_score", "confidence_score", "n_fake", "n_real"):
+    for key in ("fid_clf", "kid_clf", "intra_fid_clf", "confidence_score", "n_fake", "n_real"):
         assert key in out
     assert out["n_fake"] == 1200 and out["n_real"] == 597
 
@@ -186,6 +187,36 @@ def test_aug_gain_metric(setup):
     out = evaluate(["aug_gain"], make_ctx(s, s["xt"][:100], s["yt"][:100], train_classifier_fn=train_fn),
                    progress=False)
     assert seen == [1300] and out["aug_gain"] == 0.0 and out["aug_accuracy"] == s["acc"]
+    # the average confidence score: the mean soft-max probability of each real test image's true class
+    with torch.no_grad():
+        probs = torch.softmax(s["model"](s["xt"]), 1)
+    expected = float(probs[torch.arange(len(s["yt"])), s["yt"]].double().mean())
+    assert out["aug_confidence"] == pytest.approx(expected, rel=1e-6) == out["aug_real_only_confidence"]
+    assert out["aug_data"] == "the generated set (100 images)"
+
+
+def test_gan_train_learns_from_the_gan_train_set_not_the_evaluated_one(setup):
+    """Translation: GAN-train must learn from translations of training inputs, never from the scored test images."""
+    s = setup
+    seen = []
+
+    def train_fn(dataset, progress=True):
+        seen.append(dataset[len(dataset) - 1][0].clone())  # aug_gain: real train + generated, generated last
+        return s["model"]
+
+    made = []
+
+    def make():
+        made.append(1)
+        return s["train"].tensors[0][:50], s["train"].tensors[1][:50]
+
+    ctx = make_ctx(s, s["xt"], s["yt"], train_classifier_fn=train_fn, gan_train_fn=make,
+                   gan_train_source="translations of training-split images")
+    out = evaluate(["gan_train", "gan_test"], ctx, progress=False)
+    assert made == [1] and torch.equal(seen[0], s["train"].tensors[0][49])
+    assert out["gan_train_data"] == "translations of training-split images (50 images)"
+    evaluate(["aug_gain"], ctx, progress=False)
+    assert made == [1] and torch.equal(seen[1], s["train"].tensors[0][49])  # made once, shared with aug_gain
 
 
 class Counting(FeatureExtractor):
@@ -266,3 +297,64 @@ def test_evaluator_refuses_unavailable_inception_before_training(no_torch_fideli
     with pytest.raises(ConfigError, match="eval.inception_resize='nearest'"):
         Evaluator(None, {**cfg, "final_metrics": ["kid"], "inception_resize": "nearest"}, str(tmp_path), {})
     Evaluator(None, {**cfg, "final_metrics": ["fid_clf", "gan_train"]}, str(tmp_path), {})  # classifier only: fine
+
+
+def test_translation_fid_is_a_mean_over_target_classes_against_the_reference(setup):
+    """The headline translation FID: translations into c against the reference's class-c images, averaged."""
+    s = setup
+    ref_x, ref_y = s["train"].tensors
+    fake = noisy(s["xt"], 0.3, seed=2)
+    sources = (s["yt"] + 1) % 10
+    ctx = make_ctx(s, fake, s["yt"], sources=sources, protocol="translation", reference_images=ref_x,
+                   reference_labels=ref_y, reference_name="train split", kid_subsets=5, kid_subset_size=50)
+    out = evaluate(["fid_clf", "kid_clf"], ctx, progress=False)
+    ff, rf = feats(s["model"], fake), feats(s["model"], ref_x)
+    yn, rn = s["yt"].numpy(), ref_y.numpy()
+    expected = np.mean([independent_fid(ff[yn == c], rf[rn == c]) for c in range(10)])
+    assert out["fid_clf"] == pytest.approx(expected, rel=1e-8)
+    assert out["fid_clf_classes"] == 10 and out["fid_clf_reference"].startswith("train split, per target class")
+    kids = [kid(ff[yn == c], rf[rn == c], subsets=5, subset_size=50, seed=3)[0] for c in range(10)]
+    assert out["kid_clf"] == pytest.approx(np.mean(kids), rel=1e-9)
+    # the same images under the generation protocol: one FID against the whole reference set
+    gen = evaluate(["fid_clf"], make_ctx(s, fake, s["yt"], reference_images=ref_x, reference_labels=ref_y),
+                   progress=False)
+    assert gen["fid_clf"] == pytest.approx(independent_fid(ff, rf), rel=1e-8)
+
+
+def test_identity_translator_cannot_win_the_headline_fid(setup):
+    """Returning the input must score far worse than real images of the target class (the old protocol, FID of
+    the translations against the very images they were made from, gave the identity ~0)."""
+    s = setup
+    ref_x, ref_y = s["train"].tensors
+    gen = torch.Generator().manual_seed(0)
+    targets = (s["yt"] + torch.randint(1, 10, s["yt"].shape, generator=gen)) % 10
+    kw = dict(protocol="translation", reference_images=ref_x, reference_labels=ref_y)
+    identity = evaluate(["fid_clf", "gan_test"], make_ctx(s, s["xt"], targets, sources=s["yt"], **kw), progress=False)
+    real = evaluate(["fid_clf", "gan_test"], make_ctx(s, s["xt"], s["yt"], **kw), progress=False)
+    assert identity["fid_clf"] > 5 * real["fid_clf"] and identity["gan_test"] < 0.1
+    assert real["gan_test"] == s["acc"]  # real images of the target class: the judge's real test accuracy
+    old = evaluate(["fid_clf"], make_ctx(s, s["xt"], targets, sources=s["yt"]), progress=False)
+    assert old["fid_clf"] < 1e-6  # what the old protocol measured: the identity's translations are the test set
+
+
+def test_bootstrap_intervals_cover_the_value_and_are_seeded(setup):
+    s = setup
+    fake = noisy(s["xt"], 0.3, seed=3)
+    ctx = dict(bootstrap=50, protocol="translation", reference_images=s["train"].tensors[0],
+               reference_labels=s["train"].tensors[1])
+    names = ["fid_clf", "gan_test", "intra_fid_clf"]
+    a = evaluate(names, make_ctx(s, fake, s["yt"], **ctx), progress=False)
+    b = evaluate(names, make_ctx(s, fake, s["yt"], **ctx), progress=False)
+    assert a == b  # seeded
+    correct = None
+    for m in ("fid_clf", "gan_test", "intra_fid_clf"):
+        lo, hi = a[f"{m}_ci_lo"], a[f"{m}_ci_hi"]
+        assert lo < hi
+    # GAN-test's interval against the binomial normal approximation of the same accuracy
+    with torch.no_grad():
+        correct = (s["model"](fake).argmax(1) == s["yt"]).double()
+    p, n = float(correct.mean()), len(correct)
+    half = 1.96 * (p * (1 - p) / n) ** 0.5
+    assert a["gan_test_ci_lo"] == pytest.approx(p - half, abs=0.02) and a["gan_test_ci_hi"] == pytest.approx(p + half, abs=0.02)
+    none = evaluate(["gan_test"], make_ctx(s, fake, s["yt"]), progress=False)
+    assert "gan_test_ci_lo" not in none

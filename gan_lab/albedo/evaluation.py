@@ -72,9 +72,10 @@ class AlbedoEvaluator:
         return self._data[split]
 
     def run(self, module, metrics: Sequence[str], n_samples: int, seed: int, progress: bool = False,
-            split: str | None = None) -> dict:
+            split: str | None = None, bootstrap: int = 0, sanity: bool = False) -> dict:
         """The first ``n_samples`` held-out items of ``split`` (default ``eval.split``; fixed renders, so
-        ``seed`` is unused)."""
+        ``seed`` is unused). ``bootstrap`` and ``sanity`` are the conditional evaluator's: an albedo run records
+        per-image means, and its sanity rows (photo, baselines, target) are ``gan-lab albedo-eval``'s."""
         data = self.data(split)
         n = min(int(n_samples), data["input"].size(0))
         sub = {k: v[:n] for k, v in data.items()}

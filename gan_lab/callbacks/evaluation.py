@@ -62,8 +62,10 @@ class PeriodicEvaluation(pl.Callback):
 
     def __init__(self, evaluator, jsonl_path: str | Path, every_n_steps: int, n_samples: int,
                  final_n_samples: int, metrics: Sequence[str], final_metrics: Sequence[str], seed: int,
-                 progress: bool | None = None, select_split: str | None = None, report_split: str | None = None):
+                 progress: bool | None = None, select_split: str | None = None, report_split: str | None = None,
+                 bootstrap: int = 0, sanity: bool = False):
         self.evaluator = evaluator
+        self.bootstrap, self.sanity = int(bootstrap), bool(sanity)  # the final evaluation's intervals and sanity rows
         self.select_split, self.report_split = select_split, report_split
         self.selection_result: dict | None = None  # the cheap metrics on select_split at the end (the objective)
         self.jsonl_path = Path(jsonl_path)
@@ -101,15 +103,22 @@ class PeriodicEvaluation(pl.Callback):
         return getattr(trainer, "progress_bar_callback", None) is not None and sys.stderr.isatty()
 
     def _run(self, trainer: pl.Trainer, module, kind: str, names: list[str], n: int, split: str | None) -> dict:
+        """One evaluation, recorded; the final one (kind ``final``) also gets the bootstrap intervals and the
+        sanity rows, each written as its own ``"kind": "sanity"`` record after the final one."""
         t0 = time.time()
         kw = {} if split is None else {"split": split}
+        if kind == "final":
+            kw.update(bootstrap=self.bootstrap, sanity=self.sanity)
         with isolated_rng(self.seed + trainer.global_step, getattr(module, "device", None)):
             result = self.evaluator.run(module, names, n, self.seed, progress=self._progress(trainer), **kw)
-        result = {"step": trainer.global_step, "kind": kind, **({"split": split} if split else {}), **result,
-                  "eval_seconds": round(time.time() - t0, 2)}
+        rows = result.pop("sanity_rows", None) or {}
+        head = {"step": trainer.global_step, "kind": kind, **({"split": split} if split else {})}
+        result = {**head, **result, "eval_seconds": round(time.time() - t0, 2)}
         append_jsonl(self.jsonl_path, result)
+        for row in rows.values():
+            append_jsonl(self.jsonl_path, {**head, **row, "kind": "sanity"})
         self._log(trainer, result)
-        return result
+        return {**result, "sanity_rows": rows} if rows else result
 
     def evaluate(self, trainer: pl.Trainer, module, final: bool) -> dict:
         """Periodic: the cheap metrics on the selection split (``val``: best checkpoint). Final: the cheap

@@ -1,9 +1,11 @@
 """``gan-lab eval ckpt_path=PATH [metrics=[...]] [n_samples=N] [seed=S] [output=FILE]``.
 
 Evaluates any checkpoint with any metric set and writes one JSON file holding every number, the
-feature backbone of each FID/KID (``<metric>_backbone``), the classifier behind each classifier
-metric (``<metric>_classifier``), sample counts (``n_samples`` asked, ``n_fake``/``n_real`` used),
-the seed and the checkpoint's step. The data set and evaluation-classifier settings are the training
+feature backbone of each FID/KID (``<metric>_backbone``) and the real images it compared with
+(``<metric>_reference``), the classifier behind each classifier metric (``<metric>_classifier``), sample
+counts (``n_samples`` asked, ``n_fake``/``n_real`` used), the seed, the checkpoint's step, bootstrap 95 %
+intervals (``<metric>_ci_lo``/``_ci_hi``; ``bootstrap=0`` for none) and the sanity rows (``sanity_rows``:
+identity / real / template stand-ins scored the same way; ``sanity=false`` for none). The data set and evaluation-classifier settings are the training
 run's (stored in the checkpoint), so the numbers are comparable with the run's own ``metrics.jsonl``.
 Same checkpoint + same seed -> the same numbers (the generated set and every classifier are seeded).
 """
@@ -21,6 +23,7 @@ from gan_lab.checkpoints import load_checkpoint
 from gan_lab.cli_args import print_help
 from gan_lab.config import CONF_DIR
 from gan_lab.registry import ConfigError
+from gan_lab.summary import metric_lines, sanity_lines
 
 
 def compose_eval(argv: Sequence[str]):
@@ -42,6 +45,13 @@ def _sample_count(cfg, key: str) -> int:
     return value
 
 
+def _bootstrap(cfg) -> int:
+    value = cfg.get("bootstrap", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"bootstrap={value!r} is invalid; allowed: an integer >= 0 (0 = no intervals)")
+    return value
+
+
 def run(cfg) -> dict:
     """Evaluate ``cfg.ckpt_path``; returns the result dict (also written to the JSON file)."""
 
@@ -53,6 +63,7 @@ def run(cfg) -> dict:
 
     metrics = list(cfg.metrics)
     n_samples = _sample_count(cfg, "n_samples")
+    _bootstrap(cfg)
     if not metrics:
         raise ConfigError("metrics=[] is empty; give at least one, e.g. metrics=[fid_clf,gan_test]")
     # Names and backbones first: a typo or a missing Inception fails before anything is loaded.
@@ -79,7 +90,8 @@ def run(cfg) -> dict:
     dm.setup("test")
     evaluator = Evaluator(dm, eval_cfg, paths["cache_dir"], data_key=train_cfg["dataset"])
     t0 = time.time()
-    result = evaluator.run(module, metrics, n_samples, int(cfg.seed), progress=True)
+    result = evaluator.run(module, metrics, n_samples, int(cfg.seed), progress=True, bootstrap=_bootstrap(cfg),
+                           sanity=bool(cfg.get("sanity", False)))
     result = {
         "checkpoint": str(ckpt_path), "checkpoint_step": module.checkpoint_step, "metrics_requested": metrics,
         "n_samples": n_samples, "seed": int(cfg.seed), "split": eval_cfg.get("split", "test"),
@@ -93,10 +105,10 @@ def run(cfg) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(strict_json(result), indent=2, allow_nan=False))
     print(f"wrote {out}")
+    for line in metric_lines(result) + sanity_lines(result, result.get("sanity_rows") or {}):
+        print(line)
     for k, v in result.items():
-        if isinstance(v, float):
-            print(f"  {k:32s} {v:.4f}")
-        elif isinstance(v, str) and k.endswith(("_backbone", "_classifier")):
+        if isinstance(v, str) and k.endswith(("_backbone", "_classifier", "_reference", "_data")):
             print(f"  {k:32s} {v}")
     return result
 

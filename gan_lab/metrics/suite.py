@@ -3,8 +3,25 @@
 Each metric is a few lines: a function of an ``EvalContext`` returning a dict, registered with
 ``@register_metric(name)`` (the shape of stylegan2-ada's ``metric_main``). Every dict says how its
 numbers were made: ``<metric>_backbone`` names the feature network (``eval-classifier:<cache key>``
-or the Inception FID network), and ``n_fake``/``n_real`` the sample counts. FID on classifier
-features is ``fid_clf``; plain ``fid`` is only ever Inception FID.
+or the Inception FID network), ``<metric>_reference`` the real images it was compared with, and
+``n_fake``/``n_real`` the sample counts. FID on classifier features is ``fid_clf``; plain ``fid`` is only
+ever Inception FID.
+
+Which real images each metric compares with (docs/evaluation.md has the table):
+
+* ``fid_clf``/``kid_clf`` (and Inception ``fid``/``kid``): the *reference set* (the training split), never the
+  images the generated set was made from. Translation: the mean over target classes c of the distance between
+  the translations into c and the reference's class-c images (StarGAN v2's multi-domain protocol), so a
+  translator that returns its input cannot win; generation: generated vs the whole reference set.
+* ``intra_fid_clf``/``task_fid_clf``: per class (and per source->target pair) against the evaluated split's
+  class-c images (for translation those are never the inputs of a translation into c).
+* ``gan_test``/``scores``: the reference classifier (trained on the training split) judges the generated set.
+* ``gan_train``/``aug_gain``: a fresh classifier trained on ``EvalContext.gan_train_set()`` (translation:
+  translations of *training-split* inputs; generation: the generated set), scored on the real test split,
+  whose images it never saw.
+
+Intervals: with ``EvalContext.bootstrap`` > 0, ``gan_test`` and the FIDs also record a bootstrap 95 %
+interval over the generated samples (``<metric>_ci_lo``/``_ci_hi``; ``gan_lab.metrics.bootstrap``).
 """
 
 from __future__ import annotations
@@ -19,27 +36,40 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from gan_lab.metrics.backbones import FeatureExtractor, check_inception, create_backbone
-from gan_lab.metrics.fid import fid_from_features, kid
+from gan_lab.metrics.bootstrap import bootstrap_interval, interval_keys, mean_interval
+from gan_lab.metrics.classifier import predict
+from gan_lab.metrics.fid import FrechetReference, fid_from_features, kid
 from gan_lab.metrics.keys import declare_keys
-from gan_lab.metrics.gan_train_test import augmentation_gain, classification_scores, gan_test, gan_train
+from gan_lab.metrics.gan_train_test import augmentation_gain, classification_scores, gan_train
 from gan_lab.progress import progress as progress_bar
 from gan_lab.registry import ConfigError, Registry
 
 METRICS: Registry[Callable[["EvalContext"], dict]] = Registry("metric", "eval.metrics")
 METRIC_BACKBONES: dict[str, str] = {}  # metric name -> feature backbone it needs (feature-distance metrics only)
+# metric name -> what it compares with: "reference" (the reference set), "split" (the evaluated split's images),
+# "judge" (the reference classifier), "test" (a classifier trained on generated data, scored on the test split).
+# A sanity row made of real images of the evaluated split skips the "split" metrics (its stand-ins *are* that set).
+METRIC_REFERENCES: dict[str, str] = {}
 
-# Written beside every evaluation's numbers by the evaluator (a reference: GAN-test and GAN-train read against it).
-declare_keys("(every evaluation)", {"classifier_test_accuracy": (None, "eval classifier, real test accuracy")})
+# Written beside every evaluation's numbers by the evaluator: the judge's real test accuracy (GAN-test and
+# GAN-train read against it) and the module's ``evaluation_facts`` (the head weight the model trained with).
+declare_keys("(every evaluation)", {"classifier_test_accuracy": (None, "eval classifier, real test accuracy"),
+                                    "lambda_cls_in_use": (None, "λ_cls in use (the head's weight)")})
 
 MIN_CLASS_SAMPLES = 2  # a per-class FID needs a covariance: at least 2 fake and 2 real samples
 MIN_TASK_SAMPLES = 10  # a source->target pair enters task FID with at least this many translations
 
 
-def register_metric(name: str, keys: dict[str, tuple[str | None, str]], backbone: str | None = None):
+def register_metric(name: str, keys: dict[str, tuple[str | None, str]], backbone: str | None = None,
+                    reference: str = "reference"):
     """Register a metric with the keys it records ``{key: (direction, label)}`` (see ``metrics.keys``);
-    ``backbone`` names the feature network it needs (checked before any work)."""
+    ``backbone`` names the feature network it needs (checked before any work); ``reference`` what it compares
+    with (``METRIC_REFERENCES``)."""
     if backbone is not None:
         METRIC_BACKBONES[name] = backbone
+    if reference not in ("reference", "split", "judge", "test"):
+        raise ValueError(f"metric {name!r}: reference={reference!r}; allowed: reference, split, judge, test")
+    METRIC_REFERENCES[name] = reference
     declare_keys(name, keys)
     return METRICS.register(name)
 
@@ -78,7 +108,7 @@ class EvalContext:
     """Everything a metric may need; features are computed lazily, once per backbone.
 
     ``backbones`` and ``feature_cache`` may be dicts the caller keeps across evaluations: the real
-    set's features are then computed once (cached by backbone name and a hash of the real images).
+    sets' features are then computed once (cached by backbone name and a hash of the real images).
     """
 
     fake_images: Tensor  # (N, C, H, W) in [-1, 1], CPU
@@ -101,6 +131,17 @@ class EvalContext:
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     progress: bool = True
+    # "translation": the headline FID/KID is a mean over target classes against the reference's class-c images
+    protocol: str = "generation"
+    reference_images: Tensor | None = None  # the FID/KID reference set (None: real_images)
+    reference_labels: Tensor | None = None
+    reference_name: str = "evaluated split"  # what the reference is, for the records (e.g. "train split")
+    # GAN-train / aug_gain training data: given, or made on first use by gan_train_fn, else the fake set
+    gan_train_images: Tensor | None = None
+    gan_train_labels: Tensor | None = None
+    gan_train_fn: Callable[[], tuple[Tensor, Tensor]] | None = None
+    gan_train_source: str = "the generated set"  # what GAN-train trained on, for the records
+    bootstrap: int = 0  # resamples for the 95 % intervals (0: none)
     _fake_features: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
@@ -111,10 +152,29 @@ class EvalContext:
                                  f"got {tuple(x.shape)} and {tuple(y.shape)}")
         if self.fake_sources is not None and len(self.fake_sources) != len(self.fake_labels):
             raise ValueError("fake_sources must have one source label per fake image")
+        if self.protocol not in ("generation", "translation"):
+            raise ValueError(f"protocol={self.protocol!r}; allowed: generation, translation")
+        if (self.reference_images is None) != (self.reference_labels is None):
+            raise ValueError("reference_images and reference_labels go together")
 
     @property
     def n(self) -> dict:
         return {"n_fake": int(self.fake_images.size(0)), "n_real": int(self.real_images.size(0))}
+
+    @property
+    def reference(self) -> tuple[Tensor, Tensor]:
+        """(images, labels) the headline FID/KID compare with."""
+        if self.reference_images is None:
+            return self.real_images, self.real_labels
+        return self.reference_images, self.reference_labels
+
+    def gan_train_set(self) -> tuple[Tensor, Tensor]:
+        """(images, labels) GAN-train and aug_gain learn from (made once)."""
+        if self.gan_train_images is None and self.gan_train_fn is not None:
+            self.gan_train_images, self.gan_train_labels = self.gan_train_fn()
+        if self.gan_train_images is None:
+            return self.fake_images, self.fake_labels
+        return self.gan_train_images, self.gan_train_labels
 
     def backbone_options(self, name: str) -> dict:
         if name == "classifier":
@@ -129,18 +189,20 @@ class EvalContext:
         return self.backbones[name]
 
     def features(self, name: str, which: str) -> Tensor:
-        """(N, D) float64 features of the fake or real set on backbone ``name``, computed once."""
+        """(N, D) float64 features of the ``fake``, ``real`` or ``reference`` set on backbone ``name``, computed
+        once (real sets: once per content, across evaluations sharing ``feature_cache``)."""
         bb = self.backbone(name)
         if which == "fake":
             if name not in self._fake_features:
                 self._fake_features[name] = bb(self.fake_images, progress=self.progress)
             return self._fake_features[name]
-        if which == "real":
-            key = (bb.name, tensor_fingerprint(self.real_images))
+        if which in ("real", "reference"):
+            images = self.real_images if which == "real" else self.reference[0]
+            key = (bb.name, tensor_fingerprint(images))
             if key not in self.feature_cache:
-                self.feature_cache[key] = bb(self.real_images, progress=self.progress)
+                self.feature_cache[key] = bb(images, progress=self.progress)
             return self.feature_cache[key]
-        raise ValueError(f"which={which!r}; allowed: fake, real")
+        raise ValueError(f"which={which!r}; allowed: fake, real, reference")
 
     def provenance(self, name: str, metric: str) -> dict:
         bb = self.backbone(name)
@@ -175,48 +237,110 @@ def evaluate(names: Sequence[str], ctx: EvalContext, progress: bool = True, bar:
 # ---------------------------------------------------------------- feature-distance metrics
 
 
-def _fid(ctx: EvalContext, backbone: str, metric: str) -> dict:
-    value = fid_from_features(ctx.features(backbone, "fake"), ctx.features(backbone, "real"))
-    return {metric: value, **ctx.provenance(backbone, metric)}
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().double().numpy() if isinstance(x, Tensor) else np.asarray(x, dtype=np.float64)
 
 
-def _kid(ctx: EvalContext, backbone: str, metric: str) -> dict:
-    mean, std = kid(ctx.features(backbone, "fake"), ctx.features(backbone, "real"), subsets=ctx.kid_subsets,
-                    subset_size=ctx.kid_subset_size, seed=ctx.seed)
-    return {metric: mean, f"{metric}_std": std, **ctx.provenance(backbone, metric)}
-
-
-def _group_fid(fake: Tensor, real: Tensor, fake_mask: Tensor, real_mask: Tensor, min_fake: int) -> float | None:
-    if int(fake_mask.sum()) < min_fake or int(real_mask.sum()) < MIN_CLASS_SAMPLES:
-        return None
-    return fid_from_features(fake[fake_mask], real[real_mask])
+def _class_indices(labels: Tensor, classes) -> list[np.ndarray]:
+    labels = labels.long().cpu().numpy()
+    return [np.flatnonzero(labels == c) for c in classes]
 
 
 def _mean_or_nan(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def _per_target_groups(ctx: EvalContext, min_fake: int = MIN_CLASS_SAMPLES) -> tuple[list[int], list[np.ndarray],
+                                                                                    list[np.ndarray]]:
+    """Target classes with enough generated and reference images: (classes, fake index groups, reference index
+    groups)."""
+    ref_labels = ctx.reference[1]
+    classes = list(range(ctx.num_classes))
+    fake_groups, ref_groups = _class_indices(ctx.fake_labels, classes), _class_indices(ref_labels, classes)
+    keep = [i for i, c in enumerate(classes) if len(fake_groups[i]) >= min_fake and len(ref_groups[i]) >= MIN_CLASS_SAMPLES]
+    return [classes[i] for i in keep], [fake_groups[i] for i in keep], [ref_groups[i] for i in keep]
+
+
+def _reference_text(ctx: EvalContext, per_class: bool) -> str:
+    if per_class:
+        return f"{ctx.reference_name}, per target class (mean over the classes)"
+    return f"{ctx.reference_name}, all classes"
+
+
+def _group_fids(fake: np.ndarray, fake_groups: list[np.ndarray], reals: list[np.ndarray], resamples: int,
+                seed: int) -> tuple[float, tuple[float, float] | None]:
+    """Mean over groups of FID(fake[group], real): the value (exact path) and, with ``resamples`` > 0, its
+    bootstrap interval (each group resampled within itself; fast path against prepared references)."""
+    value = _mean_or_nan([fid_from_features(fake[g], r) for g, r in zip(fake_groups, reals)])
+    if resamples <= 0 or not fake_groups:
+        return value, None
+    refs = [FrechetReference(r) for r in reals]
+
+    def statistic(groups):
+        return _mean_or_nan([ref.distance(fake[g]) for g, ref in zip(groups, refs)])
+
+    return value, bootstrap_interval(statistic, fake_groups, resamples, seed, value)
+
+
+def _fid(ctx: EvalContext, backbone: str, metric: str) -> dict:
+    """Headline FID against the reference set (module docstring); translation: mean over target classes."""
+    fake, ref = _np(ctx.features(backbone, "fake")), _np(ctx.features(backbone, "reference"))
+    translation = ctx.protocol == "translation"
+    out = {}
+    if translation:
+        classes, fake_groups, ref_groups = _per_target_groups(ctx)
+        reals = [ref[g] for g in ref_groups]
+        out[f"{metric}_classes"] = len(classes)
+    else:
+        fake_groups, reals = [np.arange(len(fake))], [ref]
+    out[metric], interval = _group_fids(fake, fake_groups, reals, ctx.bootstrap, ctx.seed)
+    if interval is not None:
+        out.update(interval_keys(metric, interval))
+    return {**out, f"{metric}_reference": _reference_text(ctx, translation), **ctx.provenance(backbone, metric)}
+
+
+def _kid(ctx: EvalContext, backbone: str, metric: str) -> dict:
+    """Headline KID against the reference set; translation: mean over target classes (``_std``: mean subset std)."""
+    fake, ref = _np(ctx.features(backbone, "fake")), _np(ctx.features(backbone, "reference"))
+    kw = dict(subsets=ctx.kid_subsets, subset_size=ctx.kid_subset_size, seed=ctx.seed)
+    translation = ctx.protocol == "translation"
+    if translation:
+        _, fake_groups, ref_groups = _per_target_groups(ctx)
+        pairs = [kid(fake[g], ref[r], **kw) for g, r in zip(fake_groups, ref_groups)]
+        mean, std = _mean_or_nan([m for m, _ in pairs]), _mean_or_nan([s for _, s in pairs])
+    else:
+        mean, std = kid(fake, ref, **kw)
+    return {metric: mean, f"{metric}_std": std, f"{metric}_reference": _reference_text(ctx, translation),
+            **ctx.provenance(backbone, metric)}
+
+
 def _task_fid(ctx: EvalContext, backbone: str, metric: str) -> dict:
-    """Mean FID over source->target pairs with >= MIN_TASK_SAMPLES translations (vs real target class)."""
+    """Mean FID over source->target pairs with >= MIN_TASK_SAMPLES translations (vs the split's target class)."""
     if ctx.fake_sources is None:
         return {}
-    fake, real = ctx.features(backbone, "fake"), ctx.features(backbone, "real")
+    fake, real = _np(ctx.features(backbone, "fake")), _np(ctx.features(backbone, "real"))
     src, tgt = ctx.fake_sources.long().cpu(), ctx.fake_labels.long().cpu()
+    real_labels = ctx.real_labels.long().cpu()
     values = []
     for s, t in sorted({(int(a), int(b)) for a, b in zip(src, tgt)}):
-        v = _group_fid(fake, real, (src == s) & (tgt == t), ctx.real_labels.cpu() == t, MIN_TASK_SAMPLES)
-        if v is not None:
-            values.append(v)
+        mask = ((src == s) & (tgt == t)).numpy()
+        real_mask = (real_labels == t).numpy()
+        if mask.sum() >= MIN_TASK_SAMPLES and real_mask.sum() >= MIN_CLASS_SAMPLES:
+            values.append(fid_from_features(fake[mask], real[real_mask]))
     return {metric: _mean_or_nan(values), f"{metric}_pairs": len(values), **ctx.provenance(backbone, metric)}
 
 
 def _intra_fid(ctx: EvalContext, backbone: str, metric: str, task_metric: str) -> dict:
-    """Mean of per-class FIDs (fake of class c vs real of class c); translation adds task FID."""
-    fake, real = ctx.features(backbone, "fake"), ctx.features(backbone, "real")
-    labels, real_labels = ctx.fake_labels.long().cpu(), ctx.real_labels.long().cpu()
-    values = [v for c in range(ctx.num_classes)
-              if (v := _group_fid(fake, real, labels == c, real_labels == c, MIN_CLASS_SAMPLES)) is not None]
-    out = {metric: _mean_or_nan(values), f"{metric}_classes": len(values), **ctx.provenance(backbone, metric)}
+    """Mean of per-class FIDs (generated class c vs the evaluated split's class c); translation adds task FID."""
+    fake, real = _np(ctx.features(backbone, "fake")), _np(ctx.features(backbone, "real"))
+    classes = range(ctx.num_classes)
+    fake_groups, real_groups = _class_indices(ctx.fake_labels, classes), _class_indices(ctx.real_labels, classes)
+    keep = [c for c in classes if len(fake_groups[c]) >= MIN_CLASS_SAMPLES and len(real_groups[c]) >= MIN_CLASS_SAMPLES]
+    value, interval = _group_fids(fake, [fake_groups[c] for c in keep], [real[real_groups[c]] for c in keep],
+                                  ctx.bootstrap, ctx.seed)
+    out = {metric: value, f"{metric}_classes": len(keep), **ctx.provenance(backbone, metric)}
+    if interval is not None:
+        out.update(interval_keys(metric, interval))
     return {**out, **_task_fid(ctx, backbone, task_metric)}
 
 
@@ -233,13 +357,13 @@ def kid_clf(ctx: EvalContext) -> dict:
 
 @register_metric("intra_fid_clf", {"intra_fid_clf": ("min", "intra-class FID (eval-classifier features)"),
                                   "task_fid_clf": ("min", "task FID, source->target pairs (eval-classifier features)")},
-                 backbone="classifier")
+                 backbone="classifier", reference="split")
 def intra_fid_clf(ctx: EvalContext) -> dict:
     return _intra_fid(ctx, "classifier", "intra_fid_clf", "task_fid_clf")
 
 
 @register_metric("task_fid_clf", {"task_fid_clf": ("min", "task FID, source->target pairs (eval-classifier features)")},
-                 backbone="classifier")
+                 backbone="classifier", reference="split")
 def task_fid_clf(ctx: EvalContext) -> dict:
     return _task_fid(ctx, "classifier", "task_fid_clf")
 
@@ -255,7 +379,8 @@ def kid_inception(ctx: EvalContext) -> dict:
 
 
 @register_metric("intra_fid", {"intra_fid": ("min", "intra-class FID (Inception)"),
-                              "task_fid": ("min", "task FID, source->target pairs (Inception)")}, backbone="inception")
+                              "task_fid": ("min", "task FID, source->target pairs (Inception)")}, backbone="inception",
+                 reference="split")
 def intra_fid_inception(ctx: EvalContext) -> dict:
     return _intra_fid(ctx, "inception", "intra_fid", "task_fid")
 
@@ -274,35 +399,47 @@ def _needs_training(ctx: EvalContext, metric: str, datasets: Sequence[str]) -> N
         raise ValueError(f"metric {metric} needs EvalContext.{', '.join(missing)} (it trains a classifier)")
 
 
-@register_metric("gan_test", {"gan_test": ("max", "GAN-test accuracy")})
+@register_metric("gan_test", {"gan_test": ("max", "GAN-test accuracy")}, reference="judge")
 def gan_test_metric(ctx: EvalContext) -> dict:
-    return {"gan_test": gan_test(ctx.classifier, ctx.fake_images, ctx.fake_labels),
-            **_classifier_provenance(ctx, "gan_test")}
+    pred, _ = predict(ctx.classifier, ctx.fake_images)
+    correct = (pred == ctx.fake_labels.long().cpu()).double().numpy()
+    out = {"gan_test": float(correct.mean())}
+    if ctx.bootstrap > 0:
+        out.update(interval_keys("gan_test", mean_interval(correct, ctx.bootstrap, ctx.seed)))
+    return {**out, **_classifier_provenance(ctx, "gan_test")}
 
 
-@register_metric("scores", {"accuracy_score": ("max", "prediction accuracy score"),
-                           "confidence_score": ("max", "average confidence score")})
+@register_metric("scores", {"confidence_score": ("max", "average confidence score (target-class probability)")},
+                 reference="judge")
 def scores_metric(ctx: EvalContext) -> dict:
+    """GAN-test's companions: the mean target-class probability and the accuracy per target class."""
     return {**classification_scores(ctx.classifier, ctx.fake_images, ctx.fake_labels, ctx.num_classes),
             **_classifier_provenance(ctx, "scores")}
 
 
 @register_metric("gan_train", {"gan_train": ("max", "GAN-train accuracy"),
-                              "gan_train_real_reference": (None, "GAN-train classifier trained on real data")})
+                              "gan_train_real_reference": (None, "GAN-train classifier trained on real data")},
+                 reference="test")
 def gan_train_metric(ctx: EvalContext) -> dict:
     _needs_training(ctx, "gan_train", ["real_test"])
-    acc = gan_train(ctx.train_classifier_fn, ctx.fake_images, ctx.fake_labels, ctx.real_test, ctx.progress)
+    images, labels = ctx.gan_train_set()
+    acc = gan_train(ctx.train_classifier_fn, images, labels, ctx.real_test, ctx.progress)
     # The GAN-train classifier is a fresh one: same architecture and schedule as the reference, generated data.
     key = ctx.classifier_key or getattr(ctx.classifier, "cache_key", None) or "uncached"
     return {"gan_train": acc, "gan_train_real_reference": float(ctx.classifier_test_accuracy),
-            "gan_train_classifier": f"retrained-on-fake:eval-classifier:{key}", **ctx.n}
+            "gan_train_classifier": f"retrained-on-fake:eval-classifier:{key}",
+            "gan_train_data": f"{ctx.gan_train_source} ({len(labels)} images)", **ctx.n}
 
 
 @register_metric("aug_gain", {"aug_gain": ("max", "augmentation gain (real + generated vs real only)"),
                              "aug_accuracy": ("max", "accuracy trained on real + generated"),
-                             "aug_real_only_accuracy": (None, "accuracy trained on real only")})
+                             "aug_confidence": ("max", "true-class confidence trained on real + generated"),
+                             "aug_real_only_accuracy": (None, "accuracy trained on real only"),
+                             "aug_real_only_confidence": (None, "true-class confidence trained on real only")},
+                 reference="test")
 def aug_gain_metric(ctx: EvalContext) -> dict:
     _needs_training(ctx, "aug_gain", ["real_train", "real_test"])
-    return {**augmentation_gain(ctx.train_classifier_fn, ctx.real_train, ctx.fake_images, ctx.fake_labels,
-                                ctx.real_test, ctx.classifier_test_accuracy, ctx.progress), **ctx.n}
-
+    images, labels = ctx.gan_train_set()
+    return {**augmentation_gain(ctx.train_classifier_fn, ctx.real_train, images, labels, ctx.real_test,
+                                ctx.classifier, ctx.progress),
+            "aug_data": f"{ctx.gan_train_source} ({len(labels)} images)", **ctx.n}

@@ -92,7 +92,9 @@ class GANModule(pl.LightningModule):
     What shared code (train.py, callbacks, commands, config validation) asks of a module is declared here
     and overridden by a task, never probed with hasattr/isinstance: ``task``, ``has_diagnostics``,
     ``translates_images``, ``progress_keys``, ``bar_key``, ``metric_registry``, ``validate_config``,
-    ``build_evaluator``, ``grid_inputs`` and the sampling API ``make_eval_set`` / ``sample_grid``.
+    ``build_evaluator``, ``grid_inputs``, the sampling API ``make_eval_set`` / ``make_gan_train_set`` /
+    ``sample_grid``, and what the evaluation needs to know of the task: ``eval_protocol``, ``gan_train_source``,
+    ``sanity_rows`` and ``evaluation_facts``.
     """
 
     task: ClassVar[str] = "conditional"  # "conditional": class labels (translation, generation); "paired": albedo
@@ -101,6 +103,9 @@ class GANModule(pl.LightningModule):
     progress_keys: ClassVar[tuple[str, ...]] = ("d_loss",)  # the progress bar's postfix
     bar_key: ClassVar[str] = "d_loss"  # the per-iteration loss shown on the progress bar
     metric_registry: ClassVar[Any] = None  # the Registry of names eval.metrics may use
+    eval_protocol: ClassVar[str] = "generation"  # "translation": headline FID per target class (metrics.suite)
+    gan_train_source: ClassVar[str] = "generated samples"  # what GAN-train learns from (make_gan_train_set), for the records
+    sanity_rows: ClassVar[tuple[str, ...]] = ()  # stand-ins scored beside the model (gan_lab.metrics.sanity)
 
     @classmethod
     def validate_config(cls, cfg: DictConfig) -> None:
@@ -118,6 +123,15 @@ class GANModule(pl.LightningModule):
     def make_eval_set(self, real_images: Tensor, real_labels: Tensor, n: int, seed: int) -> dict:
         """dict(fake_images, fake_labels, fake_sources) for the conditional metrics (EMA generator, no grad)."""
         raise NotImplementedError
+
+    def make_gan_train_set(self, train_images: Tensor, train_labels: Tensor, n: int, seed: int) -> dict:
+        """The generated set GAN-train and aug_gain learn from; it must not hold the images they are scored on
+        (the test split). Same shape as ``make_eval_set``'s; by default the same call on the training split."""
+        return self.make_eval_set(train_images, train_labels, n, seed)
+
+    def evaluation_facts(self) -> dict[str, float]:
+        """Numbers about how the model was trained that every evaluation record carries (e.g. the head weight)."""
+        return {}
 
     def sample_grid(self, grid_inputs, max_classes: int = 20) -> Tensor:
         """(rows, cols, C, H, W) image tensor in [-1, 1] from ``grid_inputs`` (EMA generator, no grad)."""

@@ -45,6 +45,7 @@ class ConditionalGANModule(GANModule):
     has_diagnostics = True
     progress_keys = ("d_loss", "val/gan_test", "val/fid_clf")
     metric_registry = METRICS
+    sanity_rows = ("real", "template")
 
     @classmethod
     def validate_config(cls, cfg: DictConfig) -> None:
@@ -103,6 +104,10 @@ class ConditionalGANModule(GANModule):
         """Whether D scores real and fake in one forward (``model.fused_step``): only when D's output for a sample
         depends on that sample alone (no batch-statistics layer, whose statistics would mix real and fake)."""
         return self.fused_step and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
+
+    def evaluation_facts(self) -> dict[str, float]:
+        """The classifier head's weight in use (normalised heads: balanced by the scale; see balanced_lambda_cls)."""
+        return {"lambda_cls_in_use": float(self.lambda_cls)}
 
     def d_parameters(self) -> list[nn.Parameter]:
         return list(self.D.parameters()) + list(self.head.parameters())

@@ -19,6 +19,8 @@ from gan_lab.nets import ConditionalDiscriminator, ConditionalGenerator
 class ConditionalGAN(ConditionalGANModule):
     """Conditional generator + discriminator with an embedding for the classifier head."""
 
+    gan_train_source = "generated samples (their own noise seed)"
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         g, d = self.model_cfg["generator"], self.model_cfg["discriminator"]

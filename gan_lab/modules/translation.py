@@ -24,6 +24,9 @@ class TranslationGAN(ConditionalGANModule):
     """StarGAN generator + PatchGAN discriminator with an embedding for the classifier head."""
 
     translates_images = True
+    eval_protocol = "translation"
+    gan_train_source = "translations of training-split images"
+    sanity_rows = ("identity", "real")
 
     @classmethod
     def validate_config(cls, cfg) -> None:
@@ -72,14 +75,15 @@ class TranslationGAN(ConditionalGANModule):
 
     @torch.no_grad()
     def make_eval_set(self, real_images: Tensor, real_labels: Tensor, n: int, seed: int, batch_size: int = 128):
-        """n translations: real images cycled in order, each to a seeded random target ≠ its source."""
+        """n translations: real images cycled in order, each to a seeded random target ≠ its source
+        (``input_index``: which real image each translation was made from)."""
         gen = torch.Generator().manual_seed(seed)
         idx = torch.arange(n) % real_images.size(0)
         src = real_labels[idx]
         trg = (src + torch.randint(1, self.num_classes, (n,), generator=gen)) % self.num_classes
         out = [self.translate(real_images[idx[i : i + batch_size]], trg[i : i + batch_size]).cpu()
                for i in range(0, n, batch_size)]
-        return {"fake_images": torch.cat(out), "fake_labels": trg, "fake_sources": src}
+        return {"fake_images": torch.cat(out), "fake_labels": trg, "fake_sources": src, "input_index": idx}
 
     @torch.no_grad()
     def sample_grid(self, grid_inputs: Tensor, max_classes: int = 20) -> Tensor:
