@@ -39,7 +39,9 @@ def test_ddp_cpu_trains_writes_once_and_matches_single_process_eval(tmp_path, ca
     # Both ranks trained (two processes), but everything on disk was written once, by rank 0.
     assert "MEMBER: 2/2" in proc.stderr + proc.stdout or (run / "train_ddp_process_1.log").exists()
     records = _jsonl(run / "metrics.jsonl")
-    assert [(r["step"], r["kind"]) for r in records] == [(3, "periodic"), (6, "final_val"), (6, "final")]
+    assert [(r["step"], r["kind"], r.get("row")) for r in records] == [
+        (3, "periodic", None), (6, "final_val", None), (6, "final", None), (6, "sanity", "identity"),
+        (6, "sanity", "real")]  # rank 0 alone evaluated and wrote them: nothing twice
     assert len(list((run / "wandb").glob("offline-run-*"))) == 1
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert len(list(run.glob(".hydra"))) == 1 and not list(run.glob("*/.hydra"))
@@ -59,10 +61,11 @@ def test_ddp_cpu_trains_writes_once_and_matches_single_process_eval(tmp_path, ca
 
     from gan_lab.commands.eval import compose_eval, run as run_eval
 
-    final = records[-1]
+    final = records[2]
     cfg = compose_eval([f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "metrics=[fid_clf,gan_test,scores]",
-                        f"n_samples={final['n_fake']}", "seed=0", f"output={tmp_path / 'eval.json'}"])
+                        f"n_samples={final['n_fake']}", "seed=0", "sanity=false", "bootstrap=0",
+                        f"output={tmp_path / 'eval.json'}"])
     single = run_eval(cfg)
     assert single["checkpoint_step"] == 6
-    for key in ("fid_clf", "gan_test", "accuracy_score", "confidence_score"):
+    for key in ("fid_clf", "gan_test", "confidence_score"):
         assert single[key] == pytest.approx(final[key], rel=1e-5, abs=1e-6), key

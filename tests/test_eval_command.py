@@ -52,9 +52,18 @@ def test_eval_json_has_every_number_backbone_counts_and_seed(ckpt, tmp_path):
     from gan_lab.records import strict_json
 
     assert saved == json.loads(json.dumps(strict_json(result)))  # the file holds what run() returned
-    for key in ("fid_clf", "kid_clf", "kid_clf_std", "gan_test", "gan_train", "accuracy_score", "confidence_score",
-                "intra_fid_clf", "classifier_test_accuracy", "gan_train_real_reference"):
+    for key in ("fid_clf", "kid_clf", "kid_clf_std", "gan_test", "gan_train", "confidence_score",
+                "intra_fid_clf", "classifier_test_accuracy", "gan_train_real_reference", "lambda_cls_in_use",
+                "gan_test_ci_lo", "gan_test_ci_hi", "fid_clf_ci_lo", "fid_clf_ci_hi"):
         assert isinstance(saved[key], float) and math.isfinite(saved[key]), key
+    assert saved["gan_test_ci_lo"] <= saved["gan_test"] <= saved["gan_test_ci_hi"]
+    assert "accuracy_score" not in saved  # GAN-test is recorded once
+    assert saved["fid_clf_reference"] == "train split, per target class (mean over the classes)"
+    assert saved["gan_train_data"] == "translations of training-split images (60 images)"
+    rows = saved["sanity_rows"]
+    assert set(rows) == {"identity", "real"}
+    assert rows["identity"]["gan_test"] < 0.15  # the input keeps its source class, never its target
+    assert rows["identity"]["fid_clf"] > rows["real"]["fid_clf"] and rows["real"]["gan_test"] > 0.3
     # 60 translations over 90 source->target pairs: no pair has the 10 needed for a task FID -> NaN, written as null
     assert math.isnan(result["task_fid_clf"]) and saved["task_fid_clf"] is None and saved["task_fid_clf_pairs"] == 0
     assert saved["metrics_requested"] == METRICS
@@ -112,6 +121,7 @@ def test_default_output_path_beside_the_run(ckpt):
     (["metrics=[fid]", "inception_weights=/nonexistent/inception.pth"], "eval.inception_weights=/nonexistent"),
     (["n_samples=1"], "n_samples=1 is invalid"),
     (["metrics=[]"], "metrics=[] is empty"),
+    (["bootstrap=-1"], "bootstrap=-1 is invalid"),
 ])
 def test_bad_requests_fail_in_one_line_before_loading(ckpt, tmp_path, capsys, monkeypatch, args, message):
     import gan_lab.modules.loading as loading

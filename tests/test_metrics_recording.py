@@ -21,7 +21,7 @@ from gan_lab.records import append_jsonl, strict_json
 BACKBONE = "eval-classifier:0123456789abcdef"
 RESULT = {
     "fid_clf": 12.5, "fid_clf_backbone": BACKBONE, "kid_clf": float("nan"), "kid_clf_std": 0.01,
-    "kid_clf_backbone": BACKBONE, "gan_test": 0.7, "gan_test_classifier": BACKBONE, "accuracy_score": 0.7,
+    "kid_clf_backbone": BACKBONE, "gan_test": 0.7, "gan_test_classifier": BACKBONE,
     "confidence_score": 0.6, "per_class_accuracy": [0.5, float("nan"), 1.0], "intra_fid_clf_classes": 2,
     "n_fake": 30, "n_real": 40, "classifier_test_accuracy": 0.9, "eval_seed": 0,
 }
@@ -31,8 +31,8 @@ class StubEvaluator:
     def __init__(self):
         self.calls = []
 
-    def run(self, module, names, n, seed, progress=True):
-        self.calls.append(dict(names=list(names), n=n, seed=seed, progress=progress))
+    def run(self, module, names, n, seed, progress=True, **kw):
+        self.calls.append(dict(names=list(names), n=n, seed=seed, progress=progress, **kw))
         return dict(RESULT)
 
 

@@ -113,10 +113,14 @@ def test_cli_train_writes_run_directory_and_translate_uses_it(tmp_path, cache_di
     assert list((run_dir / "checkpoints").glob("best-*.ckpt"))  # best by eval/gan_test
     assert list((run_dir / "samples").glob("step_*.png"))
     records = _jsonl(run_dir / "metrics.jsonl")
-    assert records[-1]["step"] == 6 and "gan_test" in records[-1] and "fid_clf" in records[-1]
+    final = [r for r in records if r["kind"] == "final"][-1]
+    assert final["step"] == 6 and "gan_test" in final and "fid_clf" in final and "gan_test_ci_lo" in final
+    assert [r["row"] for r in records if r["kind"] == "sanity"] == ["identity", "real"]  # after the final record
+    assert records.index(final) == len(records) - 3
     wandb_runs = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(wandb_runs) == 1 and list(wandb_runs[0].glob("run-*.wandb"))
     assert "Run directory:" in r.stdout and "GAN-test accuracy" in r.stdout
+    assert "Sanity rows" in r.stdout and "identity" in r.stdout  # the model beside its stand-ins
 
     # translate: odd sizes and modes in; each centre-cropped like the training data, out at the model's 16 px
     from PIL import Image

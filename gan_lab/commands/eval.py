@@ -64,6 +64,8 @@ def run(cfg) -> dict:
     metrics = list(cfg.metrics)
     n_samples = _sample_count(cfg, "n_samples")
     _bootstrap(cfg)
+    if not isinstance(cfg.get("sanity", False), bool):
+        raise ConfigError(f"sanity={cfg.sanity!r} is invalid; allowed: true, false")
     if not metrics:
         raise ConfigError("metrics=[] is empty; give at least one, e.g. metrics=[fid_clf,gan_test]")
     # Names and backbones first: a typo or a missing Inception fails before anything is loaded.
