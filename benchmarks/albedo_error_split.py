@@ -12,9 +12,10 @@ and of diagnostic hybrids, each a question with the target's help (oracles: not 
   between lighting-scale structure and artwork detail.
 * ``per-image gain + offset`` / ``3×3 matrix`` / ``3×3 matrix + offset``: the prediction after the best
   such colour transform per image (least squares on the masked pixels, sRGB in [0, 1], then clamped). The
-  metrics themselves forgive a per-channel gain (si-MSE, LMSE, ΔE2000 fit one); what these recover beyond
-  it is error that is *global to an image* — the light's or camera's colour left after white balance,
-  saturation, contrast — as opposed to pixel-wise error.
+  metrics themselves forgive only one achromatic brightness (a scale fitted in linear light; the
+  ``*_pc`` variants forgive a gain per channel); what these recover beyond it is error that is *global to
+  an image* — the light's or camera's colour left after white balance, saturation, contrast — as opposed
+  to pixel-wise error.
 * ``one transform for all images``: the same 3×3 + offset fitted once over every image: a systematic bias.
 """
 

@@ -460,15 +460,87 @@ def test_poisson_reintegration_is_exact():
     assert torch.allclose(rec, r, atol=1e-10)
 
 
-def test_gradient_retinex_removes_smooth_coloured_shading():
+def test_gradient_retinex_removes_smooth_shading_but_keeps_the_lights_colour():
+    """It removes the smooth shading (the per-channel-fit metrics, which forgive the light's global colour,
+    drop 5×) but restores each channel's mean from the photo, so the light's colour stays: the headline
+    metrics, which see colour, score it no better than the photo."""
     from gan_lab.albedo.baselines import retinex_gradient
-    from gan_lab.metrics.albedo import delta_e2000, si_mse
+    from gan_lab.metrics.albedo import delta_e2000, delta_e2000_pc, si_mse, si_mse_pc
 
     alb, photo = _label_under_light()
     pred = (retinex_gradient(photo * 2 - 1) + 1) / 2
     assert pred.shape == photo.shape and pred.min() >= 0 and pred.max() <= 1
-    assert si_mse(pred, alb).item() < 0.2 * si_mse(photo, alb).item()
-    assert delta_e2000(pred, alb).item() < 0.5 * delta_e2000(photo, alb).item()
+    assert si_mse_pc(pred, alb).item() < 0.2 * si_mse_pc(photo, alb).item()
+    assert delta_e2000_pc(pred, alb).item() < 0.5 * delta_e2000_pc(photo, alb).item()
+    assert delta_e2000(pred, alb).item() > 0.8 * delta_e2000(photo, alb).item() > 5.0
+    assert si_mse(pred, alb).item() > 0.8 * si_mse(photo, alb).item()
+
+
+def _quadrants(colours, size: int = 64):
+    """A flat four-patch albedo from linear RGB colours (top-left, top-right, bottom-left, bottom-right) -> sRGB."""
+    from kornia.color import linear_rgb_to_rgb
+
+    a, h = torch.empty(1, 3, size, size), size // 2
+    for (i, j), c in zip([(0, 0), (0, 1), (1, 0), (1, 1)], colours):
+        a[:, :, i * h:(i + 1) * h, j * h:(j + 1) * h] = torch.tensor(c).view(1, 3, 1, 1)
+    return linear_rgb_to_rgb(a)
+
+
+def _under_light(alb, colour, shading=None):
+    """The photo of an sRGB albedo under a light of linear ``colour`` (× a shading map): a product in linear light."""
+    from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
+
+    light = torch.tensor(colour).view(1, 3, 1, 1) * (1.0 if shading is None else shading)
+    return linear_rgb_to_rgb(rgb_to_linear_rgb(alb) * light)
+
+
+GREY_ON_AVERAGE = [(0.9, 0.9, 0.9), (0.6, 0.1, 0.1), (0.1, 0.6, 0.1), (0.1, 0.1, 0.6)]  # channel means equal
+WHITE_BRIGHTEST = [(0.9, 0.9, 0.9), (0.6, 0.2, 0.1), (0.5, 0.3, 0.1), (0.7, 0.1, 0.2)]  # reddish on average
+
+
+def test_grey_world_neutralises_a_uniformly_tinted_flat_albedo():
+    from gan_lab.albedo.colour_constancy import grey_world
+    from gan_lab.metrics.albedo import delta_e2000, si_mse
+
+    grey = torch.full((1, 3, 16, 16), 0.5)
+    out = (grey_world(_under_light(grey, [1.0, 0.7, 0.4]) * 2 - 1) + 1) / 2
+    assert out.std(1).max() < 1e-5  # neutral: R = G = B
+    alb = _quadrants(GREY_ON_AVERAGE)
+    photo = _under_light(alb, [1.0, 0.7, 0.4], 0.8)
+    pred = (grey_world(photo * 2 - 1) + 1) / 2
+    assert delta_e2000(photo, alb).item() > 5.0  # the cast is visible to the metric ...
+    assert delta_e2000(pred, alb).item() < 0.05 and si_mse(pred, alb).item() < 1e-8  # ... and removed
+
+
+def test_white_patch_corrects_an_image_whose_brightest_patch_is_white():
+    from gan_lab.albedo.colour_constancy import grey_world, white_patch
+    from gan_lab.metrics.albedo import delta_e2000
+
+    alb = _quadrants(WHITE_BRIGHTEST)
+    photo = _under_light(alb, [0.6, 0.8, 1.0])
+    de = lambda f: delta_e2000((f(photo * 2 - 1) + 1) / 2, alb).item()  # noqa: E731
+    assert de(white_patch) < 0.05 and delta_e2000(photo, alb).item() > 5.0
+    assert de(grey_world) > 5.0  # the scene is reddish on average: grey-world's assumption fails here
+    # robust: 4 saturated blue pixels (0.1 % of the image) move the 99th percentile little, the maximum a lot
+    photo[:, :, 40:42, 10:12] = torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1)
+    assert de(white_patch) < 0.2 and de(lambda x: white_patch(x, 100.0)) > 1.0
+
+
+def test_colour_constancy_on_top_of_gradient_retinex_removes_shading_and_the_light_colour():
+    """Smooth shading × a coloured light on an albedo that is grey on average with a white patch: gradient
+    Retinex removes the shading, the white balance the light's colour; neither alone does both."""
+    from gan_lab.albedo.baselines import BASELINES
+    from gan_lab.metrics.albedo import delta_e2000
+
+    size = 64
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    alb = _quadrants(GREY_ON_AVERAGE, size)
+    photo = _under_light(alb, [1.0, 0.7, 0.4], (0.3 + 0.7 * (0.5 * xx + 0.5 * yy))[None, None])
+    de = {name: delta_e2000((f(photo * 2 - 1) + 1) / 2, alb).item() for name, f in BASELINES.items()}
+    assert de["input as albedo"] > 5.0 and de["Retinex (gradient)"] > 5.0
+    for wb in ("grey-world", "white-patch"):
+        assert de[f"Retinex (gradient) + {wb}"] < 0.1 * de["Retinex (gradient)"], de
+    assert {f"Retinex ({k}) + {wb}" for k in ("multi-scale", "gradient") for wb in ("grey-world", "white-patch")} <= set(de)
 
 
 def test_multiscale_retinex_discounts_the_light_colour():
@@ -505,6 +577,38 @@ def test_evaluate_predictions_groups_and_table(pairs):
     assert "| input |" in text and "| perfect | specular |" in text and "ΔE2000" in text
 
 
+def _assert_perfect(row: dict, groups=("",)):
+    """The target as its own prediction: PSNR at the 100 dB cap, SSIM 1, no error, the target's sharpness (to
+    float32 rounding: the target reaches the metrics as (x + 1)/2, the prediction quantised as u/255)."""
+    for g in groups:
+        assert row[f"{g}psnr"] == pytest.approx(100.0), g
+        assert row[f"{g}ssim"] == pytest.approx(1.0, abs=1e-6), g
+        assert row[f"{g}si_mse"] < 1e-12 and row[f"{g}lmse"] < 1e-12 and row[f"{g}delta_e2000"] < 1e-3, g
+        assert row[f"{g}sharpness"] == pytest.approx(1.0, abs=1e-6), g
+
+
+def test_albedo_eval_without_checkpoints_on_renders(tmp_path, capsys):
+    """The smallest setup: no checkpoint, 4 renders at 32 px; the target row and the per-channel columns."""
+    pytest.importorskip("gan_lab.synth.render")
+    from gan_lab.cli import main as cli_main
+
+    out = tmp_path / "t.md"
+    cli_main(["albedo-eval", "n=4", "image_size=32", f"cache_dir={tmp_path / 'cache'}", f"output={out}",
+              "metrics=psnr,ssim,si_mse,lmse,delta_e2000,sharpness,si_mse_pc,delta_e2000_pc"])
+    text = out.read_text()
+    assert "| target | 4 |" in text and "| input as albedo | 4 |" in text and "Against the best baseline" not in text
+    assert "ΔE2000 (per-channel fit) ↓" in text and "si-MSE (per-channel fit) ↓" in text
+    rows = json.loads(out.with_suffix(".json").read_text())["results"]
+    _assert_perfect(rows["target"])
+    assert rows["target"]["si_mse_pc"] < 1e-12 and rows["target"]["delta_e2000_pc"] < 1e-3
+    for name, r in rows.items():
+        if name != "target":  # every baseline is imperfect, on both fits
+            assert r["si_mse"] > 1e-4 and r["delta_e2000"] > 1.0 and r["si_mse_pc"] > 1e-4, name
+    with pytest.raises(SystemExit):
+        cli_main(["albedo-eval", "n=4", "image_size=32", "metrics=psnr,fid"])
+    assert "metrics='fid' is not a known albedo metric; allowed:" in capsys.readouterr().err
+
+
 def test_albedo_eval_command_writes_table(trained, tmp_path, capsys):
     from gan_lab.cli import main as cli_main
 
@@ -512,14 +616,23 @@ def test_albedo_eval_command_writes_table(trained, tmp_path, capsys):
     out = tmp_path / "table.md"
     cli_main(["albedo-eval", f"ckpts={ckpt}", "labels=tiny-pix2pix", f"output={out}"])
     text = out.read_text()
-    for name in ("input as albedo", "Retinex (multi-scale)", "Retinex (gradient)", "tiny-pix2pix"):
+    from gan_lab.albedo.baselines import BASELINES
+
+    for name in ("target", *BASELINES, "tiny-pix2pix"):
         assert f"| {name} | 5 |" in text  # same 5 held-out pairs for every method
+    assert "| Retinex (gradient) + white-patch | 5 |" in text and "| Retinex (multi-scale) + grey-world | 5 |" in text
     rows = json.loads(out.with_suffix(".json").read_text())["results"]
     assert rows["tiny-pix2pix"]["psnr"] == pytest.approx(trained[0]["psnr"], abs=1e-6)  # = the run's final eval
     assert "Against the best baseline" in text and "| tiny-pix2pix | all |" in text
+    assert "| target | all |" not in text  # the sanity row is neither a baseline nor a learned row
+    _assert_perfect(rows["target"], ("", *(f"{g}/" for g in ("specular", "coloured_light", "plain"))))
+    assert rows["input as albedo"]["si_mse"] > 1e-4 and rows["input as albedo"]["psnr"] < 40
     with pytest.raises(SystemExit):
         cli_main(["albedo-eval", f"ckpts={ckpt}", "labels=a,b"])
     assert "labels= has 2 names for 1 ckpts" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli_main(["albedo-eval", f"ckpts={ckpt}", "labels=target"])
+    assert "labels='target' names a row the table already has" in capsys.readouterr().err
     # one label for several checkpoints (seeds): one row, mean ± std; grids per difficulty group
     out2, grids = tmp_path / "seeds.md", tmp_path / "grids"
     cli_main(["albedo-eval", f"ckpts={ckpt},{ckpt}", "labels=tiny,tiny", f"output={out2}", f"grids={grids}"])
@@ -537,6 +650,8 @@ def test_table_cells_keep_the_digits_a_margin_needs():
     assert _cell({"mean": 0.64112, "std": 0.00081, "n": 3}) == "0.6411 ± 0.0008"
     assert _cell({"mean": 18.254, "std": 0.0659, "n": 3}) == "18.25 ± 0.07"
     assert _cell(0.0455) == "0.04550" and _cell(float("nan")) == "–"
+    assert _cell(4.2634e-17) == "4.263e-17" and _cell(0.0) == "0.0000"  # the target row's rounding-level errors
+    assert _cell({"mean": 3e-9, "std": 1e-9, "n": 2}) == "3.000e-09 ± 1.0e-09"
     rows = [("input as albedo", {"si_mse": 0.02}), ("net", {"si_mse": {"mean": 0.01208, "std": 0.0, "n": 2}})]
     assert "0.604× of 0.02000" in versus_best_baseline(rows, metrics=("si_mse",), groups=("",))
 

@@ -8,6 +8,7 @@ import torch
 
 from gan_lab.losses.reconstruction import gradient_loss, l1_loss, lab_loss, si_mse_loss
 from gan_lab.metrics.albedo import sharpness
+from test_metrics_albedo import np_fit  # the numpy re-implementation of the albedo metrics' scale fit
 
 
 def _data(seed=0, n=2, c=3, h=12, w=10):
@@ -89,7 +90,10 @@ def test_lab_loss_gradient_is_finite_where_colours_agree():
 
 
 def test_descending_the_lab_loss_lowers_the_delta_e2000_metric():
-    from gan_lab.metrics.albedo import delta_e2000
+    """The Lab loss fits a scale per channel, so it drives the per-channel ΔE2000 below a just-noticeable
+    difference; the headline ΔE2000 (one achromatic scale) falls too but keeps the per-channel gain the loss
+    forgives (the loss is left as trained; the metric changed in issue 25)."""
+    from gan_lab.metrics.albedo import delta_e2000, delta_e2000_pc
 
     _, t, w = _data(8)
     mix = torch.tensor([[0.6, 0.3, 0.1], [0.2, 0.6, 0.2], [0.1, 0.3, 0.6]])  # desaturated, as a blurry net outputs
@@ -101,9 +105,12 @@ def test_descending_the_lab_loss_lowers_the_delta_e2000_metric():
         lab_loss(p, _t(t), _t(w)).backward()
         opt.step()
     mask = torch.ones_like(_t(w))
+    before = delta_e2000_pc(start, _t(t), mask).mean().item()
+    after = delta_e2000_pc(p.detach().clamp(0, 1), _t(t), mask).mean().item()
+    assert before > 5 and after < 1.0, (before, after)  # below a just-noticeable difference
     before = delta_e2000(start, _t(t), mask).mean().item()
     after = delta_e2000(p.detach().clamp(0, 1), _t(t), mask).mean().item()
-    assert before > 5 and after < 1.0, (before, after)  # below a just-noticeable difference
+    assert before > 10 and after < 0.25 * before, (before, after)
 
 
 def _grad_ref(p, t, w, scales):
@@ -177,7 +184,10 @@ def test_sharpness_matches_loop_and_orders_blur():
     m[:, :, 2:12, 3:13] = 1
     p = t * 0.5 + 0.25 + g.normal(0, 0.05, t.shape)
     got = sharpness(torch.tensor(p), torch.tensor(t), torch.tensor(m)).numpy()
-    np.testing.assert_allclose(got, _sharp_ref(p, t, m), rtol=1e-10)
+    # of the prediction after the metrics' scale fit (one scale in linear light), as every albedo metric
+    fitted = np.stack([np_fit(p[i], t[i], m[i, 0] > 0.5) for i in range(2)])
+    np.testing.assert_allclose(got, _sharp_ref(fitted, t, m), rtol=1e-10)
+    assert abs(got - _sharp_ref(p, t, m)).min() > 0.05  # the fit matters here (p is t·0.5 + 0.25 + noise)
     assert sharpness(torch.tensor(t), torch.tensor(t), torch.tensor(m)).tolist() == [1.0, 1.0]
     blurred = torch.nn.functional.avg_pool2d(torch.tensor(t), 3, 1, 1, count_include_pad=False)
     assert (sharpness(blurred, torch.tensor(t), torch.tensor(m)) < 0.3).all()

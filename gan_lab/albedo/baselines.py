@@ -11,6 +11,11 @@
   Its known weakness: large flat regions of different colour are pulled toward the same grey.
 * ``retinex_gradient``: the thresholded-gradient Retinex (Horn 1974; Grosse et al. 2009's baseline):
   small log-gradients are shading, large ones albedo; the kept gradients are re-integrated (Poisson, DCT).
+* ``... + grey-world`` / ``... + white-patch``: each Retinex's output white-balanced in linear light by
+  grey-world (channel means made equal) or robust white-patch (each channel's 99th percentile made
+  white) (gan_lab.albedo.colour_constancy): the classical answer to a coloured light. The gradient
+  Retinex restores each channel's mean log value from the photo, so it keeps the light's colour; the
+  multi-scale one divides it out locally, channel by channel, already.
 
 Used by ``gan-lab albedo-eval`` (gan_lab.commands.albedo_eval) as the rows a learned model must beat.
 """
@@ -23,6 +28,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from gan_lab.albedo.colour_constancy import grey_world, white_patch
 
 RETINEX_SIGMAS = (1 / 32, 3 / 32, 5 / 16)
 
@@ -94,5 +101,19 @@ def retinex_gradient(x: Tensor, threshold: float = 0.1, eps: float = 1 / 255) ->
     return linear_rgb_to_rgb((torch.exp(log_r) - eps).clamp(0, 1)) * 2 - 1
 
 
+def then(first: Callable[[Tensor], Tensor], second: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """The baseline ``second(first(x))`` (e.g. Retinex, then a white balance)."""
+    def composed(x: Tensor) -> Tensor:
+        return second(first(x))
+
+    composed.__name__ = f"{first.__name__}_then_{second.__name__}"
+    return composed
+
+
 BASELINES: dict[str, Callable[[Tensor], Tensor]] = {
-    "input as albedo": input_as_albedo, "Retinex (multi-scale)": retinex, "Retinex (gradient)": retinex_gradient}
+    "input as albedo": input_as_albedo, "Retinex (multi-scale)": retinex, "Retinex (gradient)": retinex_gradient,
+    "Retinex (multi-scale) + grey-world": then(retinex, grey_world),
+    "Retinex (multi-scale) + white-patch": then(retinex, white_patch),
+    "Retinex (gradient) + grey-world": then(retinex_gradient, grey_world),
+    "Retinex (gradient) + white-patch": then(retinex_gradient, white_patch)}
+"""Every baseline by its row name in the albedo table (``gan-lab albedo-eval``): photo in [-1, 1] -> albedo in [-1, 1]."""

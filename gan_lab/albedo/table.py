@@ -2,8 +2,12 @@
 rows against the best baseline, and per-group image grids (written by ``gan-lab albedo-eval``).
 
 Checkpoints given the same label (e.g. the seeds of one recipe) make one row, mean ± sample standard
-deviation over them (``mean_std``). The second table sets each learned row against the best baseline
-per metric (ratio for errors, difference for PSNR/SSIM).
+deviation over them (``mean_std``). The row ``target`` (``TARGET``: the target itself as the prediction)
+is a sanity row: it must score perfectly (PSNR at the 100 dB cap, SSIM 1 and sharpness 1 to float32
+rounding, errors 0); any other value means the metrics or the data path are broken. It is neither a
+baseline nor a learned row (not in the comparison with the best baseline).
+The second table sets each learned row against the best baseline per metric (ratio for errors,
+difference for PSNR/SSIM).
 """
 
 from __future__ import annotations
@@ -16,6 +20,13 @@ from torch import Tensor
 
 from gan_lab.albedo.baselines import BASELINES
 from gan_lab.albedo.evaluation import DEFAULT_METRICS, GROUPS, group_masks
+
+TARGET = "target"  # the sanity row's name: the target itself as the prediction
+
+
+def is_learned(name: str) -> bool:
+    """A row that is neither a baseline nor the target sanity row (a checkpoint's label)."""
+    return name not in BASELINES and name != TARGET
 
 
 def column(metric: str) -> str:
@@ -40,6 +51,8 @@ def _decimals(v: float) -> int:
 def _num(v, decimals: int | None = None) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
+    if decimals is None and 0 < abs(v) < 1e-4:  # e.g. the target row's rounding-level errors: 4.263e-17
+        return f"{v:.3e}"
     return f"{v:.{_decimals(v) if decimals is None else decimals}f}"
 
 
@@ -62,8 +75,8 @@ def mean_std(results: list[dict]) -> dict:
 
 def _cell(v) -> str:
     if isinstance(v, dict):
-        if math.isnan(v["std"]):
-            return _num(v["mean"])
+        if math.isnan(v["std"]) or 0 < abs(v["mean"]) < 1e-4:
+            return _num(v["mean"]) + ("" if math.isnan(v["std"]) else f" ± {v['std']:.1e}")
         d = _decimals(v["mean"])  # the std to the mean's decimals: 0.01107 ± 0.00005
         return f"{_num(v['mean'], d)} ± {_num(v['std'], d)}"
     return _num(v)
@@ -80,7 +93,7 @@ def versus_best_baseline(rows: list[tuple[str, dict]], metrics=DEFAULT_METRICS, 
     keys = load_all()
     ranked = [m for m in metrics if keys.get(m) is not None and keys[m].direction is not None]
     base = [(n, r) for n, r in rows if n in BASELINES]
-    learned = [(n, r) for n, r in rows if n not in BASELINES]
+    learned = [(n, r) for n, r in rows if is_learned(n)]
     lines = ["| method | group | " + " | ".join(column(m) for m in ranked) + " |", "|---|---|" + "---|" * len(ranked)]
     for name, r in learned:
         for g in groups:
@@ -109,7 +122,7 @@ def format_tables(rows: list[tuple[str, dict]], metrics=DEFAULT_METRICS) -> str:
     for g in GROUPS:
         for name, r in rows:
             lines.append(f"| {name} | {g} | {r[f'n_{g}']} | " + " | ".join(_cell(r[f'{g}/{m}']) for m in metrics) + " |")
-    if any(n not in BASELINES for n, _ in rows) and any(n in BASELINES for n, _ in rows):
+    if any(is_learned(n) for n, _ in rows) and any(n in BASELINES for n, _ in rows):
         lines += ["", "Against the best baseline of each metric and group (errors: ratio, lower is better; "
                   "PSNR and SSIM: difference, higher is better):", "", versus_best_baseline(rows, metrics)]
     return "\n".join(lines).rstrip("\n") + "\n"

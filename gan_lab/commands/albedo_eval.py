@@ -1,13 +1,16 @@
-"""``gan-lab albedo-eval [ckpts=A.ckpt,B.ckpt] [labels=a,b] [n=256] [output=albedo_table.md] [grids=DIR]``.
+"""``gan-lab albedo-eval [ckpts=A.ckpt,B.ckpt] [labels=a,b] [n=256] [metrics=...] [output=albedo_table.md] [grids=DIR]``.
 
-Scores the albedo baselines (gan_lab.albedo.baselines) and any trained albedo checkpoints on the same
-held-out renders (the data set of the first checkpoint, else ``dataset=albedo_synth`` at ``image_size``
-with renders cached in ``cache_dir``), overall and per difficulty tag, and writes the Markdown table
-(gan_lab.albedo.table) to ``output`` plus JSON beside it. Checkpoints given the same label (e.g. the
+Scores the target itself (the sanity row ``target``: it must score perfectly), the albedo baselines
+(gan_lab.albedo.baselines) and any trained albedo checkpoints on the same held-out renders (the data set
+of the first checkpoint, else ``dataset=albedo_synth`` at ``image_size`` with renders cached in
+``cache_dir``: the first ``n`` test renders), overall and per difficulty tag, and writes the Markdown
+table (gan_lab.albedo.table) to ``output`` plus JSON beside it. Checkpoints given the same label (e.g. the
 seeds of one recipe) make one row, mean ± sample standard deviation over them (per-checkpoint values in
 the JSON). ``grids=DIR`` also writes, per difficulty group, the first 8 held-out renders of that group as
-a grid: photo, each learned label's first checkpoint, target. Arguments: ckpts, labels (comma-separated),
-image_size, n, split_seed, output, device, cache_dir, grids.
+a grid: photo, each learned label's first checkpoint, target. ``metrics`` (comma-separated; default
+psnr,ssim,si_mse,lmse,delta_e2000,sharpness) picks the columns from the registered albedo metrics, e.g.
+``metrics=si_mse_pc,lmse_pc,delta_e2000_pc`` for the per-channel-fit variants (gan_lab.metrics.albedo).
+Arguments: ckpts, labels (comma-separated), image_size, n, split_seed, metrics, output, device, cache_dir, grids.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from pathlib import Path
 from torch import Tensor
 
 from gan_lab.albedo.baselines import BASELINES
-from gan_lab.albedo.evaluation import evaluate_predictions, held_out, predict_all
-from gan_lab.albedo.table import format_tables, mean_std, write_grids
+from gan_lab.albedo.evaluation import DEFAULT_METRICS, evaluate_predictions, held_out, predict_all
+from gan_lab.albedo.table import TARGET, format_tables, mean_std, write_grids
 from gan_lab.cli_args import parse_kv, print_help, usage_of
 from gan_lab.registry import ConfigError
 
@@ -52,21 +55,37 @@ def eval_datamodule(ckpts: list[str], image_size: int, n: int, split_seed: int, 
     return dm
 
 
+def metric_names(metrics: str) -> list[str]:
+    """``a,b`` or ``[a,b]`` -> names, each a registered albedo metric (else ConfigError naming the allowed ones)."""
+    from gan_lab.metrics.albedo import ALBEDO_METRICS
+
+    names = [m.strip() for m in metrics.strip("[]").split(",") if m.strip()]
+    for m in names or [""]:
+        if m not in ALBEDO_METRICS:
+            raise ConfigError(f"metrics={m!r} is not a known albedo metric; allowed: {', '.join(ALBEDO_METRICS.names())}")
+    return names
+
+
 def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256", split_seed: str = "0",
-        output: str = "albedo_table.md", device: str = "cpu",
+        metrics: str = ",".join(DEFAULT_METRICS), output: str = "albedo_table.md", device: str = "cpu",
         cache_dir: str = "datasets/.cache/albedo_synth", grids: str = "") -> list[tuple[str, dict]]:
     from gan_lab.modules.loading import load_module
 
+    columns = metric_names(metrics)
     paths = [c for c in ckpts.split(",") if c]
     names = [s for s in labels.split(",") if s] or [Path(c).parent.parent.name or c for c in paths]
     if len(names) != len(paths):
         raise ConfigError(f"labels= has {len(names)} names for {len(paths)} ckpts; give one per checkpoint")
+    taken = [s for s in names if s == TARGET or s in BASELINES]
+    if taken:
+        raise ConfigError(f"labels={taken[0]!r} names a row the table already has; choose another label")
     for c in paths:
         if not Path(c).is_file():
             raise ConfigError(f"ckpts: {c}: no such checkpoint file")
     dm = eval_datamodule(paths, int(image_size), int(n), int(split_seed), cache_dir)
     data = held_out(dm, "test", int(n))
-    rows = [(name, evaluate_predictions(predict_all(fn, data["input"]), data)) for name, fn in BASELINES.items()]
+    rows = [(TARGET, evaluate_predictions(data["albedo"], data, columns))]  # sanity row: must score perfectly
+    rows += [(name, evaluate_predictions(predict_all(fn, data["input"]), data, columns)) for name, fn in BASELINES.items()]
     per_ckpt: dict[str, list[dict]] = {}
     first_pred: dict[str, Tensor] = {}
     for name, c in zip(names, paths):
@@ -75,9 +94,9 @@ def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256
             raise ConfigError(f"ckpts: {c} is not an albedo translator")
         pred = predict_all(module.predict_albedo, data["input"])
         first_pred.setdefault(name, pred)
-        per_ckpt.setdefault(name, []).append(evaluate_predictions(pred, data))
+        per_ckpt.setdefault(name, []).append(evaluate_predictions(pred, data, columns))
     rows += [(name, mean_std(results)) for name, results in per_ckpt.items()]
-    table = format_tables(rows)
+    table = format_tables(rows, columns)
     if grids:
         for path in write_grids(Path(grids), data, first_pred):
             print(f"wrote {path}")
@@ -100,5 +119,5 @@ def main(argv: list[str]) -> None:
     if print_help(argv, __doc__):
         return
     opts = {"ckpts": "", "labels": "", "image_size": "64", "n": "256", "split_seed": "0",
-            "output": "albedo_table.md", "device": "cpu", "cache_dir": "datasets/.cache/albedo_synth", "grids": ""}
+            "metrics": ",".join(DEFAULT_METRICS), "output": "albedo_table.md", "device": "cpu", "cache_dir": "datasets/.cache/albedo_synth", "grids": ""}
     run(**parse_kv(argv, required=(), optional=opts, usage=USAGE))

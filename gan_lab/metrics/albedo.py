@@ -1,30 +1,49 @@
-"""Albedo metrics inside a label mask: PSNR, SSIM, scale-invariant MSE, LMSE and ΔE2000.
+"""Albedo metrics inside a label mask: PSNR, SSIM, scale-invariant MSE, LMSE, ΔE2000 and sharpness.
 
-Every function takes ``pred`` and ``target`` as (N, C, H, W) floats in [0, 1] and ``mask`` as
+Every function takes ``pred`` and ``target`` as (N, C, H, W) sRGB floats in [0, 1] and ``mask`` as
 (N, 1, H, W) in {0, 1} (``None`` = every pixel) and returns one value per image, (N,) float64,
 so callers can average overall or per group (e.g. per difficulty tag).
 
-Why scale-invariant: an albedo is only defined up to a global scale (a brighter light and a
-darker label give the same photo), so ``si_mse``, ``lmse`` and ``delta_e2000`` first fit the
-prediction to the target by least squares, per colour channel (``alpha_c = Σ m·p·t / Σ m·p²``).
+**The scale fit.** A photo fixes an albedo only up to ONE global brightness (a brighter light and a
+darker label give the same photo), never up to a colour. So every metric below (the errors, PSNR, SSIM
+and sharpness) first fits one achromatic scale α per image by least squares *in linear light* inside the
+mask, the same fit for every method, baseline and sanity row (``gan_lab.metrics.albedo_fit``):
 
-* ``psnr``: 10·log10(1 / MSE) over the masked pixels (no scale fit; capped at 100 dB).
-* ``ssim``: Wang et al. 2004, 11×11 Gaussian window σ = 1.5, C1 = 0.01², C2 = 0.03² (data range 1),
-  the SSIM map computed on the whole image (reflect padding) and averaged inside the mask.
-* ``si_mse``: per-channel LS scale inside the mask, then MSE over masked pixels and channels.
-* ``lmse``: Grosse et al. 2009 ("Ground truth dataset and baseline evaluations for intrinsic
-  image algorithms"): 20×20 windows, stride 10; each window (and channel) gets its own LS scale
-  (0 when Σ m·p² ≤ 1e-5, as in their code); Σ windows squared error / Σ windows Σ m·t². Images
-  smaller than one window, or without mask pixels in any window, give NaN.
-* ``delta_e2000``: CIEDE2000 (Sharma, Wu, Dalal 2005) between the target and the scale-fitted
-  prediction (clamped to [0, 1]), both converted sRGB → CIELAB (D65) by kornia, mean in the mask.
+    α = Σ m·lin(p)·lin(t) / Σ m·lin(p)²   (masked pixels, all channels),   f = sRGB(clamp(α·lin(p), 0, 1))
+
+``lin`` is the standard sRGB decoding. α is the brightness of the light (a gain in linear light), not
+the minimiser of the sRGB error. The metrics then compare the fitted prediction f with the target in
+**sRGB** (the space of the image files, and of PSNR/SSIM as usually reported): the target under another
+light intensity (×k in linear light, unclipped) scores 0 error, a colour cast does not.
+
+* ``psnr``: 10·log10(1 / MSE(f, t)) over the masked pixels and channels (data range 1; capped at 100 dB).
+  Per image it is −10·log10(si_mse) (below the cap): the same error in dB, averaged over images as dB.
+* ``ssim``: Wang et al. 2004 between f and t, 11×11 Gaussian window σ = 1.5, C1 = 0.01², C2 = 0.03²
+  (data range 1), the SSIM map computed on the whole image (reflect padding; f is α applied everywhere)
+  and averaged inside the mask.
+* ``si_mse``: MSE(f, t) over masked pixels and channels, in sRGB.
+* ``lmse``: Grosse et al. 2009 ("Ground truth dataset and baseline evaluations for intrinsic image
+  algorithms"): 20×20 windows, stride 10; each window gets its own achromatic scale, fitted in linear
+  light over the window's masked pixels and all channels (α = 0 when Σ m·lin(p)² ≤ 1e-5, as in their code),
+  applied, clamped and re-encoded as above; Σ windows Σ m·(f_w − t_w)² / Σ windows Σ m·t_w² in sRGB.
+  Images smaller than one window, or without mask pixels in any window, give NaN.
+* ``delta_e2000``: mean CIEDE2000 (Sharma, Wu, Dalal 2005) inside the mask between f and t, both
+  converted sRGB → CIELAB (D65) by kornia.
 
 * ``sharpness``: high-frequency energy of the prediction over the target's, Σ m'·|∇²p|² / Σ m'·|∇²t|²
   with ∇² the 3×3 Laplacian [[0,1,0],[1,−4,1],[0,1,0]] per channel (replicate border) and m' the
-  label mask eroded by one pixel (so the label's outline, in both images, does not count). Needs no
-  downloaded weights. 1 = as much detail as the target; below 1 blurred, above 1 extra (false)
-  detail; NaN where the target has no texture (Σ m'·|∇²t|² < 1e-6). A reference number, not ranked:
-  read it beside the errors (a method is sharper only if it does not lose on them).
+  label mask eroded by one pixel (so the label's outline, in both images, does not count), p the
+  scale-fitted prediction f (Laplacian energy grows with the square of the brightness: without the fit a
+  copy of the target under half the light would read 0.56, "blurred"). Needs no downloaded weights. 1 = as much
+  detail as the target; below 1 blurred, above 1 extra (false) detail; NaN where the target has no texture
+  (Σ m'·|∇²t|² < 1e-6). A reference number, not ranked: read it beside the errors (a method is sharper
+  only if it does not lose on them).
+
+**Per-channel variants** (``si_mse_pc``, ``lmse_pc``, ``delta_e2000_pc``; the definitions of ``si_mse``,
+``lmse`` and ``delta_e2000`` before issue 25): the prediction is scaled per sRGB channel by
+α_c = Σ m·p_c·t_c / Σ m·p_c² (per window and channel for LMSE; clamped to [0, 1] only for ΔE2000). They
+forgive any colour cast that is a per-channel gain (a 0.7× red cast scores 0), so they are separate
+columns for comparison with old numbers, not in the default metric lists.
 
 ``ALBEDO_METRICS`` registers them by name (config ``eval.metrics``); ``compute_albedo_metrics``
 runs a list of names and returns per-image arrays.
@@ -39,6 +58,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gan_lab.metrics.albedo_fit import EPS as _EPS
+from gan_lab.metrics.albedo_fit import achromatic_fit, ls_scale, per_channel_fit
 from gan_lab.metrics.keys import declare_keys
 from gan_lab.registry import Registry
 
@@ -49,9 +70,6 @@ def register_albedo_metric(name: str, direction: str, label: str):
     """Register an albedo metric (one key, ``name``, with its direction and label: ``metrics.keys``)."""
     declare_keys(name, {name: (direction, label)})
     return ALBEDO_METRICS.register(name)
-
-
-_EPS = 1e-12
 
 
 def _prep(pred: Tensor, target: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
@@ -65,18 +83,11 @@ def _prep(pred: Tensor, target: Tensor, mask: Tensor | None) -> tuple[Tensor, Te
     return pred, target, (mask > 0.5).double()
 
 
-def ls_scale(pred: Tensor, target: Tensor, mask: Tensor, dims=(2, 3), min_energy: float = 0.0) -> Tensor:
-    """Least-squares ``alpha`` minimising Σ m·(alpha·p − t)² over ``dims`` (0 where Σ m·p² <= min_energy)."""
-    num = (mask * pred * target).sum(dims, keepdim=True)
-    den = (mask * pred * pred).sum(dims, keepdim=True)
-    ok = den > max(min_energy, _EPS)
-    return torch.where(ok, num / den.clamp_min(_EPS), torch.zeros_like(num))
-
-
 def scale_fit(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
-    """The prediction multiplied by its per-image, per-channel LS scale to the target inside the mask."""
+    """The prediction after the metrics' fit: one achromatic LS scale per image in linear light inside the
+    mask, clamped to [0, 1], re-encoded to sRGB (``albedo_fit.achromatic_fit``; float64)."""
     p, t, m = _prep(pred, target, mask)
-    return p * ls_scale(p, t, m)
+    return achromatic_fit(p, t, m)
 
 
 def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
@@ -85,11 +96,12 @@ def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     return (values * w).sum((1, 2, 3)) / w.sum((1, 2, 3)).clamp_min(1.0)
 
 
-@register_albedo_metric("psnr", "max", "PSNR (dB, in the label mask)")
+@register_albedo_metric("psnr", "max", "PSNR (dB, after the scale fit)")
 def psnr(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
-    """Masked PSNR in dB (data range 1), capped at 100 dB for a perfect prediction."""
+    """Masked PSNR in dB (data range 1) of the scale-fitted prediction (``scale_fit``) against the target in
+    sRGB, capped at 100 dB: a brightness a photo cannot determine is not counted, a colour cast is."""
     p, t, m = _prep(pred, target, mask)
-    mse = _masked_mean((p - t) ** 2, m)
+    mse = _masked_mean((achromatic_fit(p, t, m) - t) ** 2, m)
     return 10.0 * torch.log10(1.0 / mse.clamp_min(1e-10))
 
 
@@ -122,37 +134,45 @@ def ssim_map(pred: Tensor, target: Tensor, window: int = 11, sigma: float = 1.5)
     return ((2 * mu_p * mu_t + c1) * (2 * cov + c2)) / ((mu_p**2 + mu_t**2 + c1) * (var_p + var_t + c2))
 
 
-@register_albedo_metric("ssim", "max", "SSIM (in the label mask)")
+@register_albedo_metric("ssim", "max", "SSIM (after the scale fit)")
 def ssim(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
-    """Mean SSIM inside the mask (the map is computed on the whole image, then averaged where mask = 1)."""
+    """Mean SSIM of the scale-fitted prediction (``scale_fit``) against the target inside the mask (the map
+    is computed on the whole image, then averaged where mask = 1)."""
     p, t, m = _prep(pred, target, mask)
-    return _masked_mean(ssim_map(p, t), m)
+    return _masked_mean(ssim_map(achromatic_fit(p, t, m), t), m)
 
 
-@register_albedo_metric("si_mse", "min", "si-MSE (scale-invariant)")
+@register_albedo_metric("si_mse", "min", "si-MSE (one scale, linear light)")
 def si_mse(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
-    """Scale-invariant MSE: per-channel LS scale of the prediction inside the mask, then masked MSE."""
+    """Scale-invariant MSE: one achromatic LS scale in linear light inside the mask (``scale_fit``), then the
+    masked MSE in sRGB over pixels and channels. A lighting gain scores 0, a colour cast does not."""
     p, t, m = _prep(pred, target, mask)
-    return _masked_mean((p * ls_scale(p, t, m) - t) ** 2, m)
+    return _masked_mean((achromatic_fit(p, t, m) - t) ** 2, m)
 
 
-@register_albedo_metric("lmse", "min", "LMSE (local, Grosse et al.)")
-def lmse(pred: Tensor, target: Tensor, mask: Tensor | None = None, window: int = 20, stride: int = 10) -> Tensor:
-    """Local MSE (Grosse et al. 2009): windowed, each window/channel LS-scaled, normalised by the target energy."""
-    p, t, m = _prep(pred, target, mask)
-    n, c, h, w = p.shape
+def _windows(x: Tensor, window: int, stride: int) -> Tensor:
+    """(N, C, H, W) -> (N, C, window*window, L): the LMSE windows (``F.unfold``)."""
+    return F.unfold(x, window, stride=stride).view(x.size(0), x.size(1), window * window, -1)
+
+
+def _lmse(p: Tensor, t: Tensor, m: Tensor, fit, window: int, stride: int) -> Tensor:
+    """Σ windows Σ m·(fit(p_w) − t_w)² / Σ windows Σ m·t_w² (NaN for images smaller than a window)."""
+    n, _, h, w = p.shape
     if h < window or w < window:
         return torch.full((n,), float("nan"), dtype=torch.float64)
-
-    def windows(x: Tensor) -> Tensor:  # (N, C', H, W) -> (N, C', window*window, L)
-        cc = x.size(1)
-        return F.unfold(x, window, stride=stride).view(n, cc, window * window, -1)
-
-    pw, tw, mw = windows(p), windows(t), windows(m)
-    alpha = ls_scale(pw, tw, mw, dims=2, min_energy=1e-5)
-    ssq = (mw * (alpha * pw - tw) ** 2).sum((1, 2, 3))
+    pw, tw, mw = (_windows(x, window, stride) for x in (p, t, m))
+    ssq = (mw * (fit(pw, tw, mw) - tw) ** 2).sum((1, 2, 3))
     total = (mw * tw**2).sum((1, 2, 3))
     return torch.where(total > 0, ssq / total.clamp_min(_EPS), torch.full_like(ssq, float("nan")))
+
+
+@register_albedo_metric("lmse", "min", "LMSE (local, one scale per window)")
+def lmse(pred: Tensor, target: Tensor, mask: Tensor | None = None, window: int = 20, stride: int = 10) -> Tensor:
+    """Local MSE (Grosse et al. 2009): 20×20 windows, stride 10, each window scaled by one achromatic LS scale
+    fitted in linear light (0 when Σ m·lin(p)² ≤ 1e-5), clamped, re-encoded; sRGB squared error over the
+    windows normalised by the target's energy (module docstring)."""
+    p, t, m = _prep(pred, target, mask)
+    return _lmse(p, t, m, lambda pw, tw, mw: achromatic_fit(pw, tw, mw, dims=(1, 2), min_energy=1e-5), window, stride)
 
 
 LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
@@ -167,8 +187,10 @@ def laplacian(x: Tensor) -> Tensor:
 
 @register_albedo_metric("sharpness", None, "sharpness (HF energy / target's, 1 = target)")
 def sharpness(pred: Tensor, target: Tensor, mask: Tensor | None = None, min_energy: float = 1e-6) -> Tensor:
-    """High-frequency energy ratio inside the eroded mask (see module docstring)."""
+    """High-frequency energy ratio of the scale-fitted prediction (``scale_fit``) to the target's, inside the
+    eroded mask (see module docstring)."""
     p, t, m = _prep(pred, target, mask)
+    p = achromatic_fit(p, t, m)  # a darker copy of the target is not "blurred"
     inner = -F.max_pool2d(-F.pad(m, (1, 1, 1, 1), value=0.0), 3, stride=1)  # erosion by one pixel
     ep = (inner * laplacian(p) ** 2).sum((1, 2, 3))
     et = (inner * laplacian(t) ** 2).sum((1, 2, 3))
@@ -225,15 +247,43 @@ def srgb_to_lab(rgb: Tensor) -> Tensor:
     return rgb_to_lab(rgb.float().clamp(0, 1)).double()
 
 
-@register_albedo_metric("delta_e2000", "min", "ΔE2000 (mean, after the scale fit)")
-def delta_e2000(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
-    """Mean CIEDE2000 inside the mask between the target and the LS-scaled prediction (clamped to [0, 1])."""
-    p, t, m = _prep(pred, target, mask)
-    if p.size(1) != 3:
-        raise ValueError(f"delta_e2000 needs RGB images (3 channels); got {p.size(1)}")
-    fitted = (p * ls_scale(p, t, m)).clamp(0, 1)
+def _delta_e(fitted: Tensor, t: Tensor, m: Tensor) -> Tensor:
+    if t.size(1) != 3:
+        raise ValueError(f"delta_e2000 needs RGB images (3 channels); got {t.size(1)}")
     de = ciede2000(srgb_to_lab(fitted).permute(0, 2, 3, 1), srgb_to_lab(t).permute(0, 2, 3, 1))[:, None]
     return _masked_mean(de, m)
+
+
+@register_albedo_metric("delta_e2000", "min", "ΔE2000 (mean, after the scale fit)")
+def delta_e2000(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Mean CIEDE2000 inside the mask between the target and the scale-fitted prediction (``scale_fit``:
+    one achromatic scale in linear light, clamped to [0, 1]), both sRGB → CIELAB D65."""
+    p, t, m = _prep(pred, target, mask)
+    return _delta_e(achromatic_fit(p, t, m), t, m)
+
+
+# Per-channel variants (the definitions before issue 25): separate columns, not in the default lists.
+# A colour cast that is a per-channel gain scores 0 on them; kept to compare with old numbers.
+
+@register_albedo_metric("si_mse_pc", "min", "si-MSE (per-channel fit)")
+def si_mse_pc(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """si-MSE after an LS scale per sRGB channel inside the mask (no clamp): blind to per-channel casts."""
+    p, t, m = _prep(pred, target, mask)
+    return _masked_mean((per_channel_fit(p, t, m) - t) ** 2, m)
+
+
+@register_albedo_metric("lmse_pc", "min", "LMSE (per-channel fit)")
+def lmse_pc(pred: Tensor, target: Tensor, mask: Tensor | None = None, window: int = 20, stride: int = 10) -> Tensor:
+    """LMSE with an LS scale per window and sRGB channel (0 when Σ m·p_c² ≤ 1e-5): blind to per-channel casts."""
+    p, t, m = _prep(pred, target, mask)
+    return _lmse(p, t, m, lambda pw, tw, mw: per_channel_fit(pw, tw, mw, dims=2, min_energy=1e-5), window, stride)
+
+
+@register_albedo_metric("delta_e2000_pc", "min", "ΔE2000 (per-channel fit)")
+def delta_e2000_pc(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Mean CIEDE2000 after an LS scale per sRGB channel (clamped to [0, 1]): blind to per-channel casts."""
+    p, t, m = _prep(pred, target, mask)
+    return _delta_e(per_channel_fit(p, t, m).clamp(0, 1), t, m)
 
 
 def compute_albedo_metrics(names: Sequence[str], pred: Tensor, target: Tensor,
@@ -249,4 +299,5 @@ def nanmean(values: Tensor) -> float:
 
 
 __all__ = ["ALBEDO_METRICS", "register_albedo_metric", "psnr", "ssim", "ssim_map", "si_mse", "lmse", "ciede2000",
-           "delta_e2000", "sharpness", "laplacian", "scale_fit", "ls_scale", "compute_albedo_metrics", "nanmean"]
+           "delta_e2000", "sharpness", "si_mse_pc", "lmse_pc", "delta_e2000_pc", "laplacian", "scale_fit", "ls_scale",
+           "compute_albedo_metrics", "nanmean"]
