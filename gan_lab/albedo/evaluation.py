@@ -86,4 +86,5 @@ class AlbedoEvaluator:
         result = evaluate_predictions(pred, sub, metrics)
         result["n_fake"] = n
         result["eval_split"] = split or self.split
+        result["albedo_fit"] = FIT_PROVENANCE  # metrics.jsonl from before it fitted one per-channel scale instead
         return result

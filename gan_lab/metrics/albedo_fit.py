@@ -25,6 +25,8 @@ import torch
 from torch import Tensor
 
 EPS = 1e-12
+# Written beside every albedo evaluation's numbers (records, albedo-eval): how the prediction was fitted first.
+FIT_PROVENANCE = "one achromatic scale per image, least squares in linear light, inside the label mask"
 
 
 def srgb_to_linear(x: Tensor) -> Tensor:
