@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tune": ("gan_lab.commands.tune",
              "Optuna study, one train run per trial: gan-lab tune [hparams_search=margin_optuna] [key=value ...]"),
     "compare": ("gan_lab.commands.compare",
-                "compare runs in one HTML page: gan-lab compare runs=DIR[,DIR...] [out=report.html]"),
+                "compare runs in one HTML page: gan-lab compare runs=DIR[,DIR...] [out=report.html] [baseline=N|K=V]"),
 }
 
 

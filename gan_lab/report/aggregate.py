@@ -5,6 +5,11 @@ measured (paths, run name, logging, resume path: ``IGNORED_KEYS``). Per configur
 report shows mean ± sample standard deviation (ddof=1) over the runs' final evaluations, with n; a run
 that has no final evaluation contributes its last periodic one and is flagged. The best configuration
 per metric follows the direction each metric declared at registration (``gan_lab.metrics.keys``).
+
+``compare`` also builds what sits beside that table: the sanity rows (``sanity``: stand-ins for the
+generator, never ranked) and, when a baseline configuration is chosen, the paired comparison of every other
+configuration with it (``baseline``: pairs runs by seed; ``paired``: the t-test). Only records that evaluate
+the run's model (``Run.evaluations``) feed the configurations' numbers and curves; sanity records never do.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from gan_lab.metrics.keys import direction
 from gan_lab.records import is_bookkeeping
-from gan_lab.report.runs import Run, finite
+from gan_lab.report.baseline import VersusBaseline, paired_comparisons, select_baseline
+from gan_lab.report.runs import Run, finite, show_value
+from gan_lab.report.sanity import SanityRow, order_warnings, sanity_rows
+from gan_lab.report.stats import Stat, stat
 
 
 def _keys():
@@ -47,34 +55,6 @@ def _ignored(key: str, ignore: Sequence[str]) -> bool:
 
 
 @dataclass
-class Stat:
-    """Mean and sample std (ddof=1; NaN when n < 2) of the finite values; NaN/missing values are not counted."""
-
-    values: list[float]
-
-    @property
-    def n(self) -> int:
-        return len(self.values)
-
-    @property
-    def mean(self) -> float:
-        return math.fsum(self.values) / self.n if self.n else math.nan
-
-    @property
-    def std(self) -> float:
-        if self.n < 2:
-            return math.nan
-        if max(self.values) == min(self.values):
-            return 0.0  # exactly: the summed rounding of the mean would otherwise show as ±1e-16
-        m = self.mean
-        return math.sqrt(math.fsum((v - m) ** 2 for v in self.values) / (self.n - 1))
-
-
-def stat(values: Iterable) -> Stat:
-    return Stat([float(v) for v in values if finite(v)])
-
-
-@dataclass
 class Configuration:
     index: int
     config: dict[str, object]  # the grouping config (ignored keys removed)
@@ -83,7 +63,7 @@ class Configuration:
 
     @property
     def label_text(self) -> str:
-        return " ".join(f"{k}={_show(v)}" for k, v in self.label.items()) or "all runs"
+        return " ".join(f"{k}={show_value(v)}" for k, v in self.label.items()) or "all runs"
 
     @property
     def seeds(self) -> list:
@@ -92,12 +72,6 @@ class Configuration:
     @property
     def n_without_final(self) -> int:
         return sum(1 for r in self.runs if not r.has_final)
-
-
-def _show(v) -> str:
-    if isinstance(v, tuple):
-        return "[" + ",".join(_show(x) for x in v) + "]"
-    return "null" if v is None else str(v)
 
 
 def _key(v) -> str:
@@ -143,10 +117,10 @@ def group(runs: Sequence[Run], ignore: Sequence[str] = ()) -> tuple[list[Configu
 
 
 def metric_names(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
-    """(ranked/unranked metrics in table order, reference metrics) found in the runs' records."""
+    """(ranked/unranked metrics in table order, reference metrics) found in the runs' evaluations."""
     names = set()
     for run in runs:
-        for rec in run.records:
+        for rec in run.evaluations:
             for k, v in rec.items():
                 if is_bookkeeping(k) or isinstance(v, bool):
                     continue
@@ -162,6 +136,20 @@ def metric_names(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
 
 def final_stats(config: Configuration, metric: str) -> Stat:
     return stat(r.summary.get(metric) for r in config.runs if r.summary is not None)
+
+
+HEAD_WEIGHT = "lambda_cls_in_use"  # the classifier-head weight a run trained with (a reference number)
+
+
+def head_weight(config: Configuration) -> Stat:
+    """λ_cls in use over the configuration's runs (empty for runs that do not record it)."""
+    return final_stats(config, HEAD_WEIGHT)
+
+
+def metric_label(metric: str) -> str:
+    """The label a metric declared at registration ("" if undeclared); a "group/" prefix is ignored."""
+    info = _keys().get(metric.rpartition("/")[2])
+    return info.label if info is not None else ""
 
 
 def best_configurations(configs: Sequence[Configuration], metric: str) -> set[int]:
@@ -185,8 +173,9 @@ def curve(config: Configuration, metric: str) -> list[tuple[int, float, int, boo
         by_step = {}
         # Curves follow the selection split (periodic + final_val records); a run written before the
         # selection split existed has only periodic + final records, and its final point is kept.
-        has_val = any(rec.get("kind") == "final_val" for rec in run.records)
-        for rec in (r for r in run.records if not (has_val and r.get("kind") == "final")):
+        evaluations = run.evaluations  # never a sanity record: it shares the final step
+        has_val = any(rec.get("kind") == "final_val" for rec in evaluations)
+        for rec in (r for r in evaluations if not (has_val and r.get("kind") == "final")):
             if finite(rec.get(metric)) and finite(rec.get("step")):
                 by_step[int(rec["step"])] = rec
         for step, rec in by_step.items():
@@ -275,17 +264,33 @@ class Comparison:
     references: list[str]
     empty_metrics: list[str]  # recorded but never finite (e.g. task_fid_clf without enough pairs)
     warnings: list[str]
+    sanity: list[SanityRow] = field(default_factory=list)  # stand-ins for the generator, below the configurations
+    baseline: Configuration | None = None  # chosen with baseline=; None: no paired comparison
+    paired: list[VersusBaseline] = field(default_factory=list)  # every other configuration against the baseline
+
+    @property
+    def ranked(self) -> list[str]:
+        """The overall metrics with a direction: the ones a paired comparison tests."""
+        return [m for m in self.metrics if "/" not in m and direction(m) in ("min", "max")]
 
 
-def compare(runs: Sequence[Run], ignore: Sequence[str] = ()) -> Comparison:
+def compare(runs: Sequence[Run], ignore: Sequence[str] = (), baseline: str | None = None) -> Comparison:
+    """Everything the page shows; ``baseline``: a ``baseline=`` spec (gan_lab.report.baseline), or None."""
     configs, differing = group(runs, ignore)
     metrics, refs = metric_names(runs)
 
     def any_finite(m):
-        return any(finite(rec.get(m)) for r in runs for rec in r.records)
+        return any(finite(rec.get(m)) for r in runs for rec in r.evaluations)
 
     warnings = [w for r in runs for w in r.warnings]
     warnings += provenance_warnings(runs) + duplicate_seed_warnings(configs)
-    return Comparison(runs=list(runs), configs=configs, differing=differing,
-                      metrics=[m for m in metrics if any_finite(m)], references=[m for m in refs if any_finite(m)],
-                      empty_metrics=[m for m in metrics + refs if not any_finite(m)], warnings=warnings)
+    cmp = Comparison(runs=list(runs), configs=configs, differing=differing,
+                     metrics=[m for m in metrics if any_finite(m)], references=[m for m in refs if any_finite(m)],
+                     empty_metrics=[m for m in metrics + refs if not any_finite(m)], warnings=warnings)
+    directions = {m: direction(m) for m in cmp.metrics}
+    cmp.sanity = sanity_rows(configs, differing)
+    cmp.warnings += order_warnings(cmp.sanity, cmp.ranked, directions)
+    if baseline is not None:
+        cmp.baseline = select_baseline(configs, baseline)
+        cmp.paired = paired_comparisons(configs, cmp.baseline, cmp.ranked, directions)
+    return cmp

@@ -2,8 +2,9 @@
 
 Nothing on the page refers to a network or a local file, so it can be mailed or archived as is.
 Sections: the configurations and what tells them apart, final metrics (mean ± std over seeds, best
-marked), metric-versus-step curves, per-class accuracy, the latest sample grid of each configuration,
-and the list of runs.
+marked, the sanity rows below the configurations), the paired comparison with a chosen baseline
+(html_paired.py), metric-versus-step curves, per-class accuracy, the latest sample grid of each
+configuration, and the list of runs with each run's bootstrap intervals. Shared pieces: widgets.py.
 """
 
 from __future__ import annotations
@@ -18,88 +19,30 @@ from typing import Sequence
 
 from PIL import Image
 
-from gan_lab.report.aggregate import (GEOMETRY_KEYS, TRAINING_CURVES, Comparison, Configuration, Stat,
-                                     best_configurations, curve, direction, final_geometry, final_stats, per_class,
-                                     training_curve)
-from gan_lab.report.svg import Series, colour, dash, line_chart
+from gan_lab.report.aggregate import (GEOMETRY_KEYS, TRAINING_CURVES, Comparison, Stat, best_configurations, curve,
+                                     direction, final_geometry, final_stats, metric_label, per_class, training_curve)
+from gan_lab.report.html_paired import paired_section
+from gan_lab.report.runs import finite
+from gan_lab.report.svg import Series, line_chart
+from gan_lab.report.widgets import ARROWS, CSS, chips, fmt, legend, metric_head, stat_cell, swatch
 
 MAX_IMAGE_SIDE = 640  # sample grids larger than this are downscaled before embedding
-ARROWS = {"min": ("↓", "lower is better"), "max": ("↑", "higher is better")}
-
-CSS = """
-:root{--ink:#1f2328;--mute:#59636e;--line:#d8dee4;--soft:#f6f8fa;--best:#dafbe1;--bestink:#116329}
-*{box-sizing:border-box}
-body{margin:0;padding:28px 36px 60px;font:14px/1.45 -apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
-color:var(--ink);background:#fff}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:34px 0 10px;padding-bottom:6px;border-bottom:1px solid var(--line)}
-.sub{color:var(--mute);margin:0 0 14px}.empty{color:var(--mute);font-style:italic;margin:6px 0}
-.note{color:var(--mute);font-size:12.5px;margin:8px 0 0}
-.warn{background:#fff8c5;border:1px solid #d4a72c66;border-radius:6px;padding:8px 14px;margin:12px 0}
-.warn li{margin:2px 0}
-table{border-collapse:collapse;font-variant-numeric:tabular-nums}
-th,td{border-bottom:1px solid var(--line);padding:6px 10px;text-align:right;white-space:nowrap;vertical-align:middle}
-th{background:var(--soft);font-weight:600;font-size:12.5px;white-space:normal;min-width:64px}
-.scroll{overflow-x:auto;max-width:100%}
-th.cfg,td.cfg{text-align:left;white-space:normal;min-width:200px;max-width:420px}
-td.best{background:var(--best);color:var(--bestink);font-weight:700}
-td.ref,th.ref{color:var(--mute)}
-.std{color:var(--mute);font-weight:400;font-size:12px}.best .std{color:var(--bestink)}
-.n{color:var(--mute);font-size:11px;font-weight:400}
-.dir{font-weight:400;color:var(--mute);font-size:11px;display:block}
-.sw{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:6px;vertical-align:-1px}
-.chip{display:inline-block;background:#eef1f4;border-radius:10px;padding:1px 8px;margin:1px 2px;font-size:12.5px;
-font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-.legend{display:flex;flex-wrap:wrap;gap:6px 18px;margin:6px 0 12px}
-.grid{display:flex;flex-wrap:wrap;gap:16px}
-.card{border:1px solid var(--line);border-radius:8px;padding:10px 12px 4px;background:#fff}
-.card h3{font-size:13.5px;margin:0 0 4px;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-.card h3 .dir{display:inline;margin-left:6px;font-family:-apple-system,"Segoe UI",Roboto,Arial,sans-serif}
-figure{margin:0;border:1px solid var(--line);border-radius:8px;padding:10px;background:var(--soft);width:360px}
-figure img{display:block;margin:0 auto;image-rendering:pixelated;max-width:100%;max-height:560px;height:auto;background:#fff}
-figcaption{margin-top:8px;font-size:12.5px}
-td.heat{min-width:52px}
-.flag{color:#9a6700;font-weight:700}
-.path{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;text-align:left}
-"""
 
 
-def fmt(v: float, digits: int = 4) -> str:
-    return f"{v:.{digits}g}" if math.isfinite(v) else "—"
-
-
-def swatch(c: Configuration) -> str:
-    col = colour(c.index)
-    if dash(c.index):  # past the palette the curves are dashed: stripe the swatch to match
-        col = f"repeating-linear-gradient(135deg,{col} 0 3px,#fff 3px 5px)"
-    return f'<span class="sw" style="background:{col}"></span>'
-
-
-def chips(c: Configuration) -> str:
-    return "".join(f'<span class="chip">{escape(part)}</span>' for part in c.label_text.split(" "))
-
-
-def legend(configs: Sequence[Configuration]) -> str:
-    return '<div class="legend">' + "".join(f"<span>{swatch(c)}{chips(c)}</span>" for c in configs) + "</div>"
-
-
-def metric_head(m: str, cls: str = "") -> str:
-    d = direction(m)
-    arrow = f'<span class="dir">{ARROWS[d][0]} {ARROWS[d][1]}</span>' if d else '<span class="dir">&nbsp;</span>'
-    return f'<th class="{cls}">{escape(m).replace("_", "_<wbr>")}{arrow}</th>'
-
-
-def stat_cell(s: Stat, n_runs: int, best: bool, metric: str, c: Configuration, ref: bool = False) -> str:
-    text = fmt(s.mean) + (" ★" if best else "")
-    extra = []
-    if s.n > 1:
-        extra.append(f'<span class="std">± {fmt(s.std, 2)}</span>')
-    if s.n < n_runs:
-        extra.append(f'<span class="n">n={s.n}</span>')
-    if extra:
-        text += "<br>" + " ".join(extra)
-    cls = "best" if best else ("ref" if ref else "")
-    return (f'<td class="{cls}" data-metric="{escape(metric)}" data-config="{c.index}" '
-            f'title="{escape(metric)}: values {", ".join(fmt(v) for v in s.values) or "none"}">{text}</td>')
+def sanity_table_rows(cmp: Comparison, columns: Sequence[str]) -> list[str]:
+    """The sanity rows under the configurations (mean ± std over the runs that have the row; never best),
+    when any of them has a value in ``columns``."""
+    rows = [r for r in cmp.sanity if any(r.stat(m).n for m in columns)]
+    out = []
+    for i, r in enumerate(rows):
+        owner = f'data-sanity="{escape(r.row)}"'
+        steps = sorted({int(rec["step"]) for rec in r.records if isinstance(rec.get("step"), (int, float))})
+        step = "—" if not steps else (str(steps[0]) if len(steps) == 1 else f"{steps[0]}–{steps[-1]}")
+        cells = "".join(stat_cell(r.stat(m), len(r.records), False, m, owner, ref=True) for m in columns)
+        out.append(f'<tr class="sanity{" first" if i == 0 else ""}" {owner}><td class="cfg" '
+                   f'title="{escape(r.description)}">{escape(r.label)}</td>'
+                   f'<td><span class="n">{r.runs_text}</span></td><td>{step}</td>{cells}</tr>')
+    return out
 
 
 def metrics_table(cmp: Comparison, metrics: Sequence[str], references: Sequence[str] = (),
@@ -116,10 +59,12 @@ def metrics_table(cmp: Comparison, metrics: Sequence[str], references: Sequence[
         flag = (f' <span class="flag" title="{c.n_without_final} run(s) without a final evaluation: '
                 f'their last periodic numbers are used">†{c.n_without_final}</span>') if c.n_without_final else ""
         seeds = ", ".join(escape(str(s)) for s in c.seeds)
-        cells = [stat_cell(final_stats(c, m), n_runs, c.index in best[m], m, c) for m in metrics]
-        cells += [stat_cell(final_stats(c, m), n_runs, False, m, c, ref=True) for m in references]
+        owner = f'data-config="{c.index}"'
+        cells = [stat_cell(final_stats(c, m), n_runs, c.index in best[m], m, owner) for m in metrics]
+        cells += [stat_cell(final_stats(c, m), n_runs, False, m, owner, ref=True) for m in references]
         rows.append(f'<tr data-config="{c.index}"><td class="cfg">{swatch(c)}{chips(c)}{flag}</td>'
                     f'<td>{seeds} <span class="n">n={n_runs}</span></td><td>{step}</td>{"".join(cells)}</tr>')
+    rows += sanity_table_rows(cmp, [*metrics, *references])
     return f'<div class="scroll"><table id="{table_id}">{head}{"".join(rows)}</table></div>'
 
 
@@ -136,10 +81,17 @@ def final_section(cmp: Comparison) -> str:
         notes.append("† runs without a final evaluation: their last periodic evaluation is used (fewer samples, "
                      "and final-only metrics are missing)")
     if cmp.references:
-        notes.append("grey columns: the evaluation classifier's accuracy on real data (a reference, not ranked)")
+        notes.append("grey columns: reference numbers, not ranked ("
+                     + ", ".join(f"{m}: {metric_label(m) or 'a reference'}" for m in cmp.references) + ")")
     if cmp.empty_metrics:
         notes.append("recorded but never finite, not shown: " + ", ".join(cmp.empty_metrics))
     html += f'<p class="note">{"; ".join(escape(n) for n in notes)}.</p>'
+    if any(r.stat(m).n for r in cmp.sanity for m in overall + cmp.references):
+        kinds = {r.row: r.description for r in cmp.sanity}
+        html += ('<p class="note"><b>Sanity rows</b> (grey, italic): the same metrics computed on a stand-in for the '
+                 "generator, mean ± std over the runs that have the row; never ranked, never a baseline. "
+                 + "; ".join(f"<i>{escape(k)}</i>: {escape(v)}" for k, v in kinds.items())
+                 + ". A metric that ranks identity or template above real is broken.</p>")
     if groups:
         html += "<h3>By group</h3>" + metrics_table(cmp, groups, (), "group-metrics")
     return html
@@ -275,11 +227,42 @@ def runs_section(cmp: Comparison) -> str:
             last = r.summary
             status = ("final" if r.has_final else '<span class="flag">periodic only †</span>') if last else "no evaluations"
             rows.append(f'<tr><td class="cfg">{swatch(c)}{chips(c)}</td><td>{escape(str(r.seed))}</td>'
-                        f'<td>{int(last["step"]) if last else "—"}</td><td>{status}</td><td>{len(r.records)}</td>'
+                        f'<td>{int(last["step"]) if last else "—"}</td><td>{status}</td><td>{len(r.evaluations)}</td>'
                         f'<td>{len(r.samples)}</td><td class="path">{escape(str(r.path))}</td></tr>')
     return ('<div class="scroll"><table id="runs"><tr><th class="cfg">configuration</th><th>seed</th><th>last step</th>'
             '<th>last evaluation</th><th>evaluations</th><th>sample grids</th><th class="path">directory</th></tr>'
-            + "".join(rows) + "</table></div>")
+            + "".join(rows) + "</table></div>" + intervals_table(cmp))
+
+
+def intervals_table(cmp: Comparison) -> str:
+    """Each run's final value with its bootstrap 95 % interval (``<metric>_ci_lo``/``_ci_hi``), for the metrics
+    that have one in some run ("" when none does)."""
+    def interval(run, m):
+        rec = run.final or {}
+        lo, hi = rec.get(f"{m}_ci_lo"), rec.get(f"{m}_ci_hi")
+        return (float(lo), float(hi)) if finite(lo) and finite(hi) else None
+
+    metrics = [m for m in cmp.metrics if any(interval(r, m) for r in cmp.runs)]
+    if not metrics:
+        return ""
+    rows = []
+    for c in cmp.configs:
+        for r in c.runs:
+            cells = []
+            for m in metrics:
+                ci, v = interval(r, m), (r.final or {}).get(m)
+                value = fmt(float(v)) if isinstance(v, (int, float)) else "—"
+                cells.append(f'<td data-metric="{escape(m)}">{value}'
+                             + (f'<span class="ci">[{fmt(ci[0])}, {fmt(ci[1])}]</span>' if ci else "") + "</td>")
+            rows.append(f'<tr><td class="cfg">{swatch(c)}{chips(c)}</td><td>{escape(str(r.seed))}</td>'
+                        f'{"".join(cells)}</tr>')
+    head = '<tr><th class="cfg">configuration</th><th>seed</th>' + "".join(metric_head(m) for m in metrics) + "</tr>"
+    return ("<h3>Bootstrap intervals of each run's final evaluation</h3>"
+            f'<div class="scroll"><table id="run-intervals">{head}{"".join(rows)}</table></div>'
+            '<p class="note">Value and [95 % interval] from resampling the generated set of that one evaluation: how '
+            "far the number would move with another draw of noise / targets for the same trained model. It does not "
+            "cover the training seed, which usually moves numbers more: compare configurations with the mean ± std "
+            "over seeds and the paired comparison.</p>")
 
 
 def render(cmp: Comparison, sources: Sequence[str] = (), title: str = "gan_lab run comparison") -> str:
@@ -296,6 +279,7 @@ def render(cmp: Comparison, sources: Sequence[str] = (), title: str = "gan_lab r
         warn = '<div class="warn"><b>Warnings</b><ul>' + "".join(f"<li>{escape(w)}</li>" for w in cmp.warnings) + "</ul></div>"
     body = [f"<h1>{escape(title)}</h1>", f'<p class="sub">{sub}</p>', f"<p>{differ}</p>", warn,
             "<h2>Final metrics</h2>", final_section(cmp),
+            "<h2>Paired comparison with a baseline</h2>", paired_section(cmp),
             "<h2>Scores and label geometry</h2>", geometry_section(cmp),
             "<h2>Metrics over training</h2>", curves_section(cmp),
             "<h2>Critic, gradients and label geometry</h2>", training_section(cmp),

@@ -2,8 +2,12 @@
 
 A run directory is any directory holding ``.hydra/config.yaml`` (Hydra writes it for every run and
 every sweep job). Alongside it a run has ``metrics.jsonl`` (one JSON object per evaluation, written by
-``gan_lab.callbacks.evaluation``) and ``samples/step_XXXXXX.png`` grids. Sweep directories
-(``outputs/multirun/<date>/<time>/``) are searched recursively, so passing one finds all its jobs.
+``gan_lab.callbacks.evaluation``) and ``samples/step_XXXXXX.png`` grids. ``metrics.jsonl`` also holds
+``"kind": "sanity"`` records after the final one: the same metrics on a stand-in for the generator
+(``"row"``: identity, real, template). They are not evaluations of the run's model: ``Run.evaluations``
+leaves them out, and everything that summarises the model (final, summary, curves, metric names) reads
+it. Sweep directories (``outputs/multirun/<date>/<time>/``) are searched recursively, so passing one finds
+all its jobs.
 Nothing here imports torch or Lightning: the report runs anywhere the run directories are.
 """
 
@@ -23,6 +27,7 @@ from gan_lab.records import load_records
 from gan_lab.registry import ConfigError
 
 CONFIG_FILE = Path(".hydra") / "config.yaml"
+SANITY_KIND = "sanity"  # records of a stand-in for the generator, not of the run's model (gan_lab.records)
 SAMPLE_RE = re.compile(r"^step_(\d+)\.png$")
 
 
@@ -46,6 +51,20 @@ class Run:
         return self.config.get("seed")
 
     @property
+    def evaluations(self) -> list[dict]:
+        """The records that evaluate this run's model: every record but the sanity rows (file order)."""
+        return [r for r in self.records if r.get("kind") != SANITY_KIND]
+
+    @property
+    def sanity(self) -> dict[str, dict]:
+        """Sanity row name -> its last ``kind == "sanity"`` record (identity, real, template, ...)."""
+        rows: dict[str, dict] = {}
+        for r in self.records:
+            if r.get("kind") == SANITY_KIND and isinstance(r.get("row"), str):
+                rows[r["row"]] = r  # first appearance sets the order, the last record the value
+        return rows
+
+    @property
     def final(self) -> dict | None:
         """The last ``kind == "final"`` record (a resumed run may have written more than one)."""
         finals = [r for r in self.records if r.get("kind") == "final"]
@@ -53,8 +72,10 @@ class Run:
 
     @property
     def summary(self) -> dict | None:
-        """The final evaluation, or, when there is none, the last periodic one (see ``has_final``)."""
-        return self.final or (self.records[-1] if self.records else None)
+        """The final evaluation, or, when there is none, the last periodic one (see ``has_final``); never a
+        sanity row."""
+        evaluations = self.evaluations
+        return self.final or (evaluations[-1] if evaluations else None)
 
     @property
     def has_final(self) -> bool:
@@ -152,6 +173,13 @@ def discover_runs(paths: Iterable[str | Path]) -> list[Run]:
                 seen.add(key)
                 runs.append(load_run(d))
     return runs
+
+
+def show_value(v) -> str:
+    """A config value as a label shows it (and ``baseline=`` reads it back): lists ``[a,b]``, None ``null``."""
+    if isinstance(v, tuple):
+        return "[" + ",".join(show_value(x) for x in v) + "]"
+    return "null" if v is None else str(v)
 
 
 def finite(x) -> bool:
