@@ -51,7 +51,7 @@ def _record(step, kind, fid, gan_test, conf, pca, kid=None):
            "n_real": 539}
     if kid is not None:
         rec.update(kid_clf=kid, kid_clf_std=0.01, kid_clf_backbone="eval-classifier:abc")
-    rec.update(gan_test=gan_test, gan_test_classifier="eval-classifier:abc", accuracy_score=gan_test,
+    rec.update(gan_test=gan_test, gan_test_classifier="eval-classifier:abc", gan_train=gan_test - 0.1,
                confidence_score=conf, per_class_accuracy=pca, scores_classifier="eval-classifier:abc")
     if kind == "final":
         rec.update(task_fid_clf=NAN, task_fid_clf_pairs=0)
@@ -168,7 +168,9 @@ def test_aggregation_mean_std_and_best(runs_root):
 
 def test_direction_table():
     assert direction("fid_clf") == direction("kid") == direction("intra_fid_clf") == direction("task_fid_clf") == "min"
-    assert direction("gan_test") == direction("gan_train") == direction("accuracy_score") == "max"
+    assert direction("gan_test") == direction("gan_train") == "max"
+    assert direction("accuracy_score") is None  # no longer recorded (it was GAN-test): an old record's column is unranked
+    assert direction("lambda_cls_in_use") is None  # the head weight: a reference, never ranked
     assert direction("confidence_score") == "max"
     assert direction("gan_train_real_reference") is None and direction("eval_seconds") is None
     assert direction("psnr") == direction("glare/ssim") == "max" and direction("plain/lmse") == "min"
@@ -202,7 +204,7 @@ def test_html_is_self_contained_with_table_curves_and_samples(runs_root, tmp_pat
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:|//)""", page, re.I)
     assert "http://" not in page and "https://" not in page
     assert '<table id="final-metrics">' in page and '<table id="per-class">' in page
-    assert page.count("<svg") >= 3  # fid_clf, gan_test, accuracy_score, confidence_score have >= 2 steps
+    assert page.count("<svg") >= 3  # fid_clf, gan_test, gan_train, confidence_score have >= 2 steps
     assert page.count('src="data:image/png;base64,') == 2  # one grid per configuration
     aam, soft = cmp.configs
     best_fid = re.search(rf'<td class="best" data-metric="fid_clf" data-config="{aam.index}"[^>]*>([^<]*)', page)
