@@ -132,7 +132,7 @@ def test_wandb_dying_mid_run_leaves_training_and_records_going(tmp_path, cache_d
         metrics, objs = _train([*TINY, "logger=wandb"], run, cache_dir)
     assert objs["trainer"].global_step == 6 and "gan_test" in metrics
     kinds = [line.split('"kind": "')[1].split('"')[0] for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert kinds == ["periodic", "final_val", "final"]
+    assert kinds == ["periodic", "final_val", "final", "sanity", "sanity"]
     assert (run / "checkpoints" / "last.ckpt").is_file()
     warnings = [r.getMessage() for r in caplog.records if "W&B failed" in r.getMessage()]
     assert len(warnings) == 1 and "BrokenPipeError" in warnings[0]

@@ -25,8 +25,9 @@ SLURM_ENV = {"SLURM_NTASKS": "1", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SL
 
 
 def _records(run_dir: Path) -> list[tuple[int, str]]:
+    """(step, kind) of the evaluations (the sanity rows written after each final one left out)."""
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    return [(r["step"], r["kind"]) for r in map(json.loads, lines)]
+    return [(r["step"], r["kind"]) for r in map(json.loads, lines) if r["kind"] != "sanity"]
 
 
 def _sbatch_text(overrides: list[str], tmp_path, monkeypatch) -> str:

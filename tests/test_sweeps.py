@@ -29,7 +29,9 @@ FAST = [*TINY, "trainer.max_steps=3", "eval.every_n_steps=0", "samples.every_n_s
 
 
 def _records(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    """The evaluation records (the sanity rows written after each final one left out)."""
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in records if r["kind"] != "sanity"]
 
 
 def _wandb_records(run_dir: Path) -> list:
@@ -191,7 +193,7 @@ def test_optuna_study_in_sqlite_resumes_and_reruns_interrupted_trial(tmp_path, m
         cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
         assert cfg["head"]["margin"] == pytest.approx(trial.params["head.margin"])  # the sampled values trained
         assert cfg["head"]["scale"] == pytest.approx(trial.params["head.scale"])
-        records = [r for r in _records(run) if r["kind"] != "sanity"]
+        records = _records(run)
         final, selection = records[-1], records[-2]  # the objective is measured on val, never on test
         assert final["kind"] == "final" and final["split"] == "test"
         assert (selection["kind"], selection["split"]) == ("final_val", "val")

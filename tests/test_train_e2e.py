@@ -31,7 +31,9 @@ def test_translation_trains_with_each_head(head, tmp_path, cache_dir):
     metrics, objs = _run([*TINY, f"head={head}", "logger=none"], tmp_path / "run", cache_dir)
     assert objs["trainer"].global_step == 6  # max_steps counts iterations, not optimiser steps
     records = _jsonl(tmp_path / "run" / "metrics.jsonl")
-    assert [(r["step"], r["kind"], r["split"]) for r in records] == [(3, "periodic", "val"), (6, "final_val", "val"), (6, "final", "test")]
+    assert [(r["step"], r["kind"], r["split"], r.get("row")) for r in records] == [
+        (3, "periodic", "val", None), (6, "final_val", "val", None), (6, "final", "test", None),
+        (6, "sanity", "test", "identity"), (6, "sanity", "test", "real")]
     assert 0.0 <= metrics["gan_test"] <= 1.0
     assert metrics["classifier_test_accuracy"] > 0.3  # the independent classifier learned something real
     ema = objs["module"].G_ema.state_dict()

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from gan_lab.data.albedo import DIFFICULTY_TAGS, stack_items, to_unit
 from gan_lab.imaging import quantize_unit
+from gan_lab.metrics.albedo_fit import FIT_PROVENANCE
 from gan_lab.metrics.albedo import compute_albedo_metrics, nanmean
 
 DEFAULT_METRICS = ("psnr", "ssim", "si_mse", "lmse", "delta_e2000", "sharpness")
