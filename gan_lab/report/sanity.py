@@ -2,7 +2,7 @@
 
 The final evaluation of a run is followed in ``metrics.jsonl`` by ``"kind": "sanity"`` records, one per
 stand-in (``"row"``): *identity* (translation: each input returned unchanged), *real* (real images of the
-target class from a split disjoint from the inputs: what a perfect generator would give) and *template*
+target class from a split disjoint from each metric's reference: what a perfect generator would give) and *template*
 (generation: the class-mean image). They show what each metric gives for doing nothing, for perfection and
 for a trivial answer, so a reader can place the configurations between them; a metric that ranks identity
 or template above real is broken (DESIGN.md, "Evaluation protocol").
@@ -26,7 +26,7 @@ from gan_lab.report.stats import Stat, stat
 # What each known stand-in is (a record's own "description" wins when it has one).
 ROW_NOTES = {
     "identity": "each input returned unchanged (translation)",
-    "real": "real images of the target class from a split disjoint from the inputs (a perfect generator)",
+    "real": "real images of the target class from a split disjoint from the reference (a perfect generator)",
     "template": "the class-mean image, repeated (generation)",
 }
 REAL_ROW = "real"
