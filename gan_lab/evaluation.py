@@ -151,7 +151,7 @@ class Evaluator:
                 make_gan_train_set()
             data = SanityData(real_x, real_y, train_x, train_y, plans["eval"], plans.get("train"),
                               self.dm.num_classes, seed)
-            result["sanity_rows"] = {r: self._sanity_row(r, data, names, model, test_acc, seed, progress, bootstrap,
+            result["sanity_rows"] = {r: self._sanity_row(r, data, names, model, test_acc, seed, progress,
                                                          module.eval_protocol) for r in rows}
         return result
 
@@ -183,15 +183,16 @@ class Evaluator:
         )
 
     def _sanity_row(self, row: str, data: SanityData, names: Sequence[str], model, test_acc, seed: int, progress: bool,
-                    bootstrap: int, protocol: str) -> dict:
+                    protocol: str) -> dict:
         """One sanity row's metrics, read from ``<cache_dir>/sanity/<key>.json`` when this exact row was computed
-        before (same data, judge, plan, metrics and code), else computed and written there."""
+        before (same data, judge, plan, metrics and code), else computed and written there. No bootstrap: a
+        sanity row is a reference point, and its intervals would triple the bootstrap's cost."""
         stand_in = SANITY_ROWS.get(row).build(data)
         applicable = [m for m in names if METRIC_REFERENCES.get(m) not in stand_in.skip]
         plan_keys = {name: {k: tensor_fingerprint(v) for k, v in plan.items() if isinstance(v, Tensor)}
                      for name, plan in (("eval", data.eval_plan), ("train", data.train_plan or {}))}
         key = cache_key({
-            "version": SANITY_CACHE_VERSION, "row": row, "metrics": applicable, "seed": seed, "bootstrap": bootstrap,
+            "version": SANITY_CACHE_VERSION, "row": row, "metrics": applicable, "seed": seed,
             "protocol": protocol, "judge": getattr(model, "cache_key", None),
             "split": tensor_fingerprint(data.split_images), "train": tensor_fingerprint(data.train_images),
             "reference": tensor_fingerprint(self.reference()[0]), "plans": plan_keys,
@@ -204,7 +205,7 @@ class Evaluator:
             except (OSError, ValueError):
                 pass  # unreadable: recompute and overwrite
         ctx = self._context(model, test_acc, stand_in.images, stand_in.labels, stand_in.sources, data.split_images,
-                            data.split_labels, seed, progress, bootstrap, protocol, gan_train=stand_in.gan_train,
+                            data.split_labels, seed, progress, 0, protocol, gan_train=stand_in.gan_train,
                             gan_train_source=stand_in.source)
         result = {"row": row, "description": SANITY_ROWS.get(row).description, **evaluate(applicable, ctx, progress=progress),
                   "classifier_test_accuracy": float(test_acc), "eval_seed": seed}

@@ -124,6 +124,7 @@ def test_translation_sanity_rows_order_and_the_real_row_is_the_judges_accuracy(s
     assert out["lambda_cls_in_use"] == 0.5
     for m in ("fid_clf", "gan_test", "intra_fid_clf"):
         assert out[f"{m}_ci_lo"] <= out[m] <= out[f"{m}_ci_hi"]
+        assert f"{m}_ci_lo" not in real and f"{m}_ci_lo" not in identity  # reference points: no intervals
 
 
 def test_gan_train_data_comes_from_the_training_split(setup):
