@@ -139,6 +139,14 @@ def test_bad_requests_fail_in_one_line_before_loading(ckpt, tmp_path, capsys, mo
     assert not (tmp_path / "x.json").exists()
 
 
+def test_dataset_and_paths_overrides_compose():
+    """The documented `gan-lab eval ckpt_path=... dataset.root=/data/x paths.cache_dir=/c` needs no '+'."""
+    from gan_lab.commands.eval import compose_eval
+
+    cfg = compose_eval(["ckpt_path=x.ckpt", "dataset.root=/data/x", "paths.cache_dir=/c", "+dataset.image_size=8"])
+    assert cfg.dataset.root == "/data/x" and cfg.paths.cache_dir == "/c" and cfg.dataset.image_size == 8
+
+
 def test_missing_ckpt_path_named(capsys):
     from gan_lab.cli import main
 

@@ -26,13 +26,18 @@ from gan_lab.registry import ConfigError
 from gan_lab.summary import metric_lines, sanity_lines
 
 
+OPEN_GROUPS = ("dataset.", "paths.")  # conf/eval.yaml's open dicts: any key of the run's dataset / paths config
+
+
 def compose_eval(argv: Sequence[str]):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    # dataset.root=... and paths.cache_dir=... add keys to eval.yaml's empty dicts: Hydra wants a '+' for that
+    overrides = [f"+{a}" if a.startswith(OPEN_GROUPS) else a for a in argv]
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("eval", overrides=list(argv))
+        cfg = compose("eval", overrides=overrides)
     if OmegaConf.is_missing(cfg, "ckpt_path"):
         raise ConfigError("ckpt_path is required: gan-lab eval ckpt_path=outputs/<run>/checkpoints/last.ckpt")
     return cfg
