@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -52,17 +53,26 @@ def check_readable(path: str | Path, key: str = "ckpt_path") -> None:
 
 
 def load_checkpoint(path: str | Path, key: str = "ckpt_path", map_location: str = "cpu") -> dict:
-    """``torch.load`` of a checked file; any failure is one :class:`CorruptCheckpointError` naming it."""
+    """``torch.load(weights_only=True)`` of a checked file: tensors, numbers, strings, lists and dicts only (what
+    gan_lab writes), never code; any failure is one :class:`CorruptCheckpointError` naming it."""
     if not Path(path).is_file():
         raise ConfigError(f"{key}={path}: no such checkpoint file")
     check_readable(path, key)
     try:
-        return torch.load(path, map_location=map_location, weights_only=False)
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:  # an object that would run code on loading: refused, not run
+        raise CorruptCheckpointError(
+            f"{key}={path} holds objects other than tensors and plain values, which gan_lab never writes; refused "
+            "(loading it could run code). Only open checkpoints you trust.") from e
     except Exception as e:  # a valid zip that is not a checkpoint
         raise CorruptCheckpointError(f"{key}={path} is not a readable gan_lab checkpoint ({e})") from e
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
+    def load_checkpoint(self, path, map_location=None, weights_only: bool | None = None) -> dict[str, Any]:
+        """Resume loads like every gan_lab load: weights only (a checkpoint never runs code)."""
+        return super().load_checkpoint(path, map_location=map_location, weights_only=True)
+
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")

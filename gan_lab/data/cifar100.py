@@ -12,7 +12,6 @@ Images stay uint8 in memory (150 MB) and become float32 in [-1, 1] per item (res
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from gan_lab.data import safe_pickle
 from gan_lab.data.base import ImageDataModule, check_fractions, resize_square, stratified_split
 from gan_lab.data.registry import register_dataset
 from gan_lab.errors import CorruptImageError, DatasetNotFoundError
@@ -35,10 +35,11 @@ LABELS = ("fine", "coarse")
 
 
 def read_pickle(path: Path, keys: tuple[bytes, ...]) -> dict:
-    """One CIFAR pickle as a dict with bytes keys; CorruptImageError naming the file if unreadable."""
+    """One CIFAR pickle as a dict with bytes keys; CorruptImageError naming the file if unreadable or if it
+    refers to anything but numpy arrays (``safe_pickle``: a data file must not run code)."""
     try:
         with open(path, "rb") as f:
-            d = pickle.load(f, encoding="bytes")
+            d = safe_pickle.load(f, encoding="bytes")
     except Exception as e:  # noqa: BLE001  (any unpickling failure means the same thing to the user)
         raise CorruptImageError(path, f"{type(e).__name__}: {e}", what="CIFAR-100 file",
                                 fix=f"Download and extract {URL} again.") from e

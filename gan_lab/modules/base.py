@@ -56,34 +56,48 @@ def linear_decay(max_steps: int, decay_start: float):
     return factor
 
 
+def _per_rank(strategy, state: Tensor) -> Tensor:
+    """(world_size, ...) ``state`` of every rank on the CPU. Gathered on the strategy's device: NCCL gathers
+    CUDA tensors only, gloo CPU ones."""
+    if strategy.world_size == 1:
+        return state[None].clone()
+    return strategy.all_gather(state.to(strategy.root_device)).cpu()
+
+
 def rng_states(strategy) -> dict:
     """Every RNG stream of every rank, as plain tensors/lists (``torch.load(weights_only=True)`` accepts
-    them). Torch's CPU state is gathered from all ranks (every rank saves, rank 0 writes); numpy's and
-    Python's streams are rank 0's (gan_lab draws from torch only)."""
+    them). Torch's CPU (and CUDA) states are gathered from all ranks (every rank saves, rank 0 writes);
+    numpy's and Python's streams are rank 0's (gan_lab draws from torch only)."""
     name, keys, pos, has_gauss, cached = np.random.get_state()
     version, internal, gauss = random.getstate()
     torch_state = torch.get_rng_state()
-    per_rank = strategy.all_gather(torch_state) if strategy.world_size > 1 else torch_state[None]
     states = {
-        "torch": torch_state, "torch_per_rank": per_rank.cpu(),
+        "torch": torch_state, "torch_per_rank": _per_rank(strategy, torch_state),
         "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
         "python": [version, list(internal), gauss],
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         states["cuda"] = torch.cuda.get_rng_state()
+        states["cuda_per_rank"] = _per_rank(strategy, states["cuda"])
     return states
 
 
+def _row(per_rank: Tensor | None, rank: int, fallback: Tensor) -> Tensor:
+    """This rank's row as a tensor of its own: torch's set_rng_state needs one (a row view of the stacked
+    tensor, with a non-zero storage offset, segfaulted torch on every rank >= 1)."""
+    state = per_rank[rank] if per_rank is not None and rank < len(per_rank) else fallback
+    return state.detach().to("cpu", torch.uint8).contiguous().clone()
+
+
 def restore_rng(states: dict, rank: int) -> None:
-    """Put back the streams ``rng_states`` saved (this rank's torch stream)."""
-    per_rank = states.get("torch_per_rank")
-    torch.set_rng_state(per_rank[rank] if per_rank is not None and rank < len(per_rank) else states["torch"])
+    """Put back the streams ``rng_states`` saved (this rank's torch and CUDA streams)."""
+    torch.set_rng_state(_row(states.get("torch_per_rank"), rank, states["torch"]))
     name, keys, pos, has_gauss, cached = states["numpy"]
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached)))
     version, internal, gauss = states["python"]
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state(states["cuda"])
+        torch.cuda.set_rng_state(_row(states.get("cuda_per_rank"), rank, states["cuda"]))
 
 
 class GANModule(pl.LightningModule):
