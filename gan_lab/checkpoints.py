@@ -83,9 +83,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-        except OSError as e:
+        except (OSError, RuntimeError) as e:  # a full disk: OSError from the file, RuntimeError from torch's zip writer
             tmp.unlink(missing_ok=True)
             kept = f"the previous {path.name} is intact" if path.exists() else "no earlier file was there"
+            reason = getattr(e, "strerror", None) or ("the write failed: is the disk full?" if isinstance(e, RuntimeError)
+                                                     else str(e))
             raise CheckpointWriteError(
-                f"could not write checkpoint {path} ({e.strerror or e}); {kept}. Free space in "
+                f"could not write checkpoint {path} ({reason}); {kept}. Free space in "
                 f"{path.parent} (or choose another hydra.run.dir) and resume with ckpt_path=last.") from e

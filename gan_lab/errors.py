@@ -31,6 +31,18 @@ class CorruptImageError(ValueError):
         super().__init__(f"cannot read {what} {path}: {reason}. {fix}")
 
 
+class RunOutputError(OSError):
+    """A run output (a record line, a sample grid, a diagnostics image) could not be written, e.g. a full disk.
+
+    Training stops at once (every later write would fail too); the checkpoints already written are intact."""
+
+    def __init__(self, path, error: BaseException):
+        self.path = path
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        super().__init__(f"could not write {path} ({reason}). Nothing written before it is lost: free space in "
+                         f"{Path(path).parent} (or choose another hydra.run.dir) and resume with ckpt_path=last.")
+
+
 def user_error_types() -> tuple[type[BaseException], ...]:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -40,4 +52,4 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from gan_lab.registry import ConfigError
 
     return (ConfigError, DatasetNotFoundError, CorruptImageError, NonFiniteLossError, CheckpointWriteError,
-            HydraException, OmegaConfBaseException)
+            RunOutputError, HydraException, OmegaConfBaseException)

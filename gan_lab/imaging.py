@@ -6,6 +6,8 @@ gan_lab package but gan_lab.errors, so the data sets, the renderer (gan_lab.synt
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from gan_lab.errors import CorruptImageError
+from gan_lab.errors import CorruptImageError, RunOutputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")  # readable image files (lower case)
 
@@ -64,15 +66,27 @@ def to_pil(image: Tensor) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(arr[:, :, :3]), mode="RGB")
 
 
+def save_pil(img: Image.Image, path: str | Path) -> Path:
+    """Write ``img`` (format from the suffix) beside ``path`` and rename it over: never half a file. A failed
+    write (a full disk) is one :class:`gan_lab.errors.RunOutputError` naming the file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img.save(tmp, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise RunOutputError(path, e) from e
+    return path
+
+
 def save_image(image: Tensor, path: str | Path, upscale: int = 1) -> Path:
     """Save (C, H, W) in [-1, 1] as PNG; ``upscale`` > 1 enlarges with nearest neighbour (tiny digits)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     img = to_pil(image)
     if upscale > 1:
         img = img.resize((img.width * upscale, img.height * upscale), Image.NEAREST)
-    img.save(path)
-    return path
+    return save_pil(img, path)
 
 
 DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)

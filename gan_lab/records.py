@@ -30,11 +30,19 @@ def strict_json(value):
 
 
 def append_jsonl(path: Path, record: dict) -> None:
-    """Append one record as a line of strict JSON (NaN/inf written as null)."""
+    """Append one record as a line of strict JSON (NaN/inf written as null). A failed write (a full disk) is one
+    :class:`gan_lab.errors.RunOutputError` naming the file; a line cut short by it is skipped on reading and
+    moved aside on resume (``load_records``, ``drop_after``)."""
+    from gan_lab.errors import RunOutputError
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        f.write(json.dumps(strict_json(record), sort_keys=False, allow_nan=False) + "\n")
+    line = json.dumps(strict_json(record), sort_keys=False, allow_nan=False) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            f.write(line)
+    except OSError as e:
+        raise RunOutputError(path, e) from e
 
 
 def drop_after(path: Path, step: int) -> int:

@@ -74,25 +74,34 @@ def test_commands_refuse_a_truncated_checkpoint_in_one_line(command, finished_ru
     assert len(errors) == 1 and str(bad) in errors[0] and "Traceback" not in p.stderr
 
 
-def test_a_failed_checkpoint_write_keeps_the_previous_file_and_stops_clearly(tmp_path, monkeypatch, cache_dir):
+# What a full disk raises: the file's OSError, or (what torch.save really raises when its zip writer hits it,
+# seen on a 256 KiB tmpfs) a RuntimeError from inline_container.cc.
+FULL_DISK = {"oserror": (OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+             "torch": (RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"),
+                       "is the disk full?")}
+
+
+@pytest.mark.parametrize("kind", sorted(FULL_DISK))
+def test_a_failed_checkpoint_write_keeps_the_previous_file_and_stops_clearly(kind, tmp_path, monkeypatch, cache_dir):
     from gan_lab.checkpoints import CheckpointWriteError
 
     run = tmp_path / "run"
     last = run / "checkpoints" / "last.ckpt"
     real_save, calls = torch.save, []
+    error, said = FULL_DISK[kind]
 
     def disk_full_on_second_save(obj, f, *a, **k):
         if str(getattr(f, "name", "")).endswith("last.ckpt.tmp"):
             calls.append(1)
         if len(calls) == 2 and str(getattr(f, "name", "")).endswith("last.ckpt.tmp"):
             f.write(b"partial")
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise error
         return real_save(obj, f, *a, **k)
 
     monkeypatch.setattr(torch, "save", disk_full_on_second_save)
     with pytest.raises(CheckpointWriteError) as e:
         _train([*TINY, "logger=none", "checkpoint.monitor=null"], run, cache_dir)
-    assert "No space left on device" in str(e.value) and "previous last.ckpt is intact" in str(e.value)
+    assert said in str(e.value) and "previous last.ckpt is intact" in str(e.value)
     monkeypatch.setattr(torch, "save", real_save)
     ckpt = torch.load(last, map_location="cpu", weights_only=False)  # the first checkpoint, whole
     assert ckpt["global_step"] == 3 and not (run / "checkpoints" / "last.ckpt.tmp").exists()
@@ -146,3 +155,65 @@ def test_fp16_with_a_gradient_penalty_is_refused_and_gpu_defaults_to_bf16(tmp_pa
         validate_config(compose(["trainer.precision=16-mixed"], tmp_path, tmp_path))
     validate_config(compose(["trainer.precision=16-mixed", "adversarial.lambda_gp=0"], tmp_path, tmp_path))
     assert compose(["trainer=gpu"], tmp_path, tmp_path).trainer.precision == "bf16-mixed"
+
+
+def test_a_full_disk_for_records_and_images_stops_in_one_line(tmp_path, monkeypatch):
+    """A record line or a PNG that cannot be written (ENOSPC) is one RunOutputError naming the file; no temporary
+    file is left and a PNG is never half written."""
+    from gan_lab.errors import RunOutputError
+    from gan_lab.imaging import save_image
+    from gan_lab.records import append_jsonl
+
+    png = tmp_path / "samples" / "step_000003.png"
+    real_save = __import__("PIL.Image", fromlist=["Image"]).Image.save
+
+    def full(self, fp, *a, **k):
+        open(fp, "wb").write(b"\x89PNG partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("PIL.Image.Image.save", full)
+    with pytest.raises(RunOutputError, match=r"could not write .*step_000003.png \(No space left on device\)"):
+        save_image(torch.zeros(1, 4, 4), png)
+    assert not png.exists() and list(png.parent.iterdir()) == []
+    monkeypatch.setattr("PIL.Image.Image.save", real_save)
+
+    import builtins
+
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda f, mode="r", *a, **k: (_ for _ in ()).throw(
+        OSError(errno.ENOSPC, "No space left on device")) if str(f).endswith("metrics.jsonl") else real_open(f, mode, *a, **k))
+    with pytest.raises(RunOutputError, match="metrics.jsonl"):
+        append_jsonl(tmp_path / "metrics.jsonl", {"step": 1})
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 3 MiB tmpfs (root with CAP_SYS_ADMIN only; skipped elsewhere)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({made.stderr.decode().strip() or made.returncode})")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_real_full_disk_stops_the_run_in_one_line_and_keeps_what_was_written(small_disk, finished_run, cache_dir):
+    """A run directory on a disk that fills up mid-run: exit 2, one line naming the file, no *.tmp left behind,
+    and every checkpoint still on the disk loads."""
+    ckpt_size = (finished_run[0] / "checkpoints" / "last.ckpt").stat().st_size
+    filler = small_disk / "filler"  # leave room for about one and a half checkpoints
+    free = 3 * 2**20 - int(1.5 * ckpt_size) - 200_000
+    if free > 0:
+        filler.write_bytes(b"\0" * free)
+    run = small_disk / "run"
+    env = {**__import__("os").environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    proc = subprocess.run([sys.executable, "-m", "gan_lab.cli", "train", *TINY, "logger=none", "trainer.max_steps=12",
+                           f"hydra.run.dir={run}", f"paths.cache_dir={cache_dir}"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert err[-1].startswith("gan-lab train: error: could not write") and "Traceback" not in proc.stderr
+    assert not list(run.rglob("*.tmp"))
+    for ckpt in run.rglob("*.ckpt"):
+        assert torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"] > 0

@@ -16,6 +16,7 @@ import pytorch_lightning as pl
 import torch
 from PIL import Image
 
+from gan_lab.imaging import save_pil
 from gan_lab.records import append_jsonl
 
 
@@ -48,9 +49,7 @@ class Diagnostics(pl.Callback):
         step = trainer.global_step
         scalars, tensors = module.diagnostics(*self.batch)
         append_jsonl(self.run_dir / "train_metrics.jsonl", {"step": step, "kind": "diagnostics", **scalars})
-        path = self.run_dir / "diagnostics" / f"weight_cos_step_{step:06d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        heatmap(tensors["weight_cos"]).save(path)
+        path = save_pil(heatmap(tensors["weight_cos"]), self.run_dir / "diagnostics" / f"weight_cos_step_{step:06d}.png")
         for logger in trainer.loggers:
             logger.log_metrics(scalars, step=step)
             if isinstance(logger, pl.loggers.WandbLogger):
