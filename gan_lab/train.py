@@ -46,6 +46,9 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
     lcfg = cfg.logger
     if lcfg.name == "none":
         return []
+    # The mode must be in the environment before wandb is imported: given only to the logger, wandb's import-time
+    # telemetry still looked up a remote host in offline mode (strace: a DNS connect). WANDB_MODE, when set, wins.
+    os.environ.setdefault("WANDB_MODE", str(lcfg.mode))
     import wandb
 
     from gan_lab.loggers import ResilientWandbLogger
@@ -65,7 +68,9 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
     )
     if is_rank_zero():  # other ranks get Lightning's dummy experiment (no config, no id)
         logger.experiment.config.update(OmegaConf.to_container(cfg, resolve=True), allow_val_change=True)
-        id_file.write_text(logger.experiment.id)
+        run_id = logger.experiment.id
+        if not logger.broken and isinstance(run_id, str):  # W&B failed to start: warned once, the run goes on
+            id_file.write_text(run_id)
     return [logger]
 
 

@@ -217,3 +217,47 @@ def test_a_real_full_disk_stops_the_run_in_one_line_and_keeps_what_was_written(s
     assert not list(run.rglob("*.tmp"))
     for ckpt in run.rglob("*.ckpt"):
         assert torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"] > 0
+
+
+@pytest.mark.parametrize("bad", [["logger.project=a/b"], ["logger.entity=nobody-here"]])
+def test_wandb_failing_to_start_warns_once_and_the_run_goes_on(bad, tmp_path, cache_dir, monkeypatch, caplog):
+    """A W&B run that cannot start (an invalid project, or online mode without a key) is one warning; training,
+    checkpoints and metrics.jsonl go on (it used to end with `TypeError: data must be str, not _Dead`)."""
+    import logging
+
+    import wandb
+
+    def refuse(*args, **kwargs):  # what wandb.init raises offline for a bad project, online without a key
+        raise wandb.errors.UsageError("invalid project name a/b" if "a/b" in str(kwargs) else "api_key not configured")
+
+    monkeypatch.setattr(wandb, "init", refuse)
+    run = tmp_path / "run"
+    with caplog.at_level(logging.WARNING, logger="gan_lab"):
+        metrics, objs = _train([*TINY, "logger=wandb", *bad], run, cache_dir)
+    assert objs["trainer"].global_step == 6 and "gan_test" in metrics
+    assert (run / "checkpoints" / "last.ckpt").is_file() and not (run / "wandb_id.txt").exists()
+    warned = [r.getMessage() for r in caplog.records if "W&B failed" in r.getMessage()]
+    assert len(warned) == 1 and "UsageError" in warned[0]
+
+
+def test_default_logging_makes_no_network_attempt(tmp_path, cache_dir):
+    """`gan-lab train` with WANDB_MODE unset (W&B offline from the config) opens no network connection:
+    strace -f -e trace=connect sees only local sockets (skipped where strace is missing)."""
+    import os
+    import shutil
+
+    if shutil.which("strace") is None:
+        pytest.skip("strace not installed")
+    trace = tmp_path / "connect.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    proc = subprocess.run(["strace", "-f", "-e", "trace=connect", "-o", str(trace), sys.executable, "-m", "gan_lab.cli",
+                           "train", *TINY, "trainer.max_steps=2", "eval.every_n_steps=0", "eval.final_metrics=[gan_test]",
+                           f"hydra.run.dir={tmp_path / 'run'}", f"paths.cache_dir={cache_dir}"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    if proc.returncode != 0 and "ptrace" in (proc.stderr or "").lower():
+        pytest.skip("ptrace not permitted here")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))  # W&B did run, offline
+    network = [line for line in trace.read_text().splitlines()
+               if "connect(" in line and ("AF_INET" in line or "AF_INET6" in line)]
+    assert network == [], network[:3]
