@@ -128,13 +128,14 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     )
     samples_cb = SampleGrids(run_dir / "samples", cfg.samples.every_n_steps, cfg.samples.n_inputs,
                              cfg.samples.max_classes, seed=cfg.seed)
-    ckpt_cbs = [LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.checkpoint.every_n_steps)]
+    ckpt_cbs = []  # the best checkpoint first, then last.ckpt (holding the best chosen at its step: exact resume)
     if cfg.checkpoint.monitor and cfg.eval.every_n_steps > 0:  # best-by-metric, checked after each evaluation
         ckpt_cbs.append(pl.callbacks.ModelCheckpoint(
             dirpath=run_dir / "checkpoints", filename="best-{step:06d}", monitor=cfg.checkpoint.monitor,
             mode=cfg.checkpoint.mode, save_top_k=1, save_last=False, every_n_train_steps=cfg.eval.every_n_steps,
             auto_insert_metric_name=False,
         ))
+    ckpt_cbs.append(LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.checkpoint.every_n_steps))
     trainer = pl.Trainer(
         **_to_dict(cfg.trainer), callbacks=[  # every record of a step is written before that step's checkpoint (exact resume)
             samples_cb, eval_cb, TrainRecord(run_dir / "train_metrics.jsonl", cfg.trainer.log_every_n_steps),

@@ -44,6 +44,14 @@ def _train_lines(run: Path) -> list[str]:
     return (run / "train_metrics.jsonl").read_text().splitlines()
 
 
+def _best(run: Path) -> list[tuple[str, object]]:
+    """The best-*.ckpt files and what last.ckpt's best-checkpoint state says the best is."""
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    state = next(v for k, v in ckpt["callbacks"].items() if k.startswith("ModelCheckpoint"))
+    return sorted(p.name for p in (run / "checkpoints").glob("best-*.ckpt")) + [
+        (Path(state["best_model_path"]).name, float(state["best_model_score"]))]
+
+
 def assert_same_state(a: Path, b: Path) -> None:
     ca = torch.load(a / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     cb = torch.load(b / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
@@ -87,6 +95,7 @@ def test_resume_after_a_crash_is_bit_identical(crash_at, uninterrupted, tmp_path
     assert_same_state(whole, run)
     assert _records(run) == _records(whole)
     assert _train_lines(run) == _train_lines(whole)
+    assert _best(run) == _best(whole) and len([b for b in _best(run) if isinstance(b, str)]) == 1  # only the best
 
 
 @pytest.mark.timeout(600)
@@ -110,3 +119,18 @@ def test_sigkill_after_the_first_checkpoint_then_resume_is_bit_identical(uninter
     assert done.returncode == 0, done.stderr[-2000:]
     assert_same_state(whole, run)
     assert _records(run) == _records(whole)
+
+
+def test_last_checkpoint_is_written_after_the_best_one(tmp_path, cache_dir):
+    """Lightning runs checkpoint callbacks last, in list order: the best checkpoint of a step is chosen before
+    that step's last.ckpt is written, so last.ckpt knows it (written first, a resume forgot the latest best
+    and kept an older best file beside the new one)."""
+    from gan_lab.callbacks.last_checkpoint import LastCheckpoint
+
+    from pytorch_lightning.callbacks import Checkpoint
+
+    _, objs = _train([*TINY, "logger=none", "trainer.max_steps=3"], tmp_path / "run", cache_dir)
+    names = [type(c).__name__ for c in objs["trainer"].callbacks]
+    checkpoints = [type(c).__name__ for c in objs["trainer"].callbacks if isinstance(c, Checkpoint)]
+    assert checkpoints == ["ModelCheckpoint", "LastCheckpoint"] and names[-2:] == checkpoints, names
+    assert issubclass(LastCheckpoint, Checkpoint)

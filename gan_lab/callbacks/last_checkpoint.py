@@ -4,6 +4,11 @@ Lightning's ModelCheckpoint (2.6, manual optimisation) defers *every* save, ``la
 its monitored metric exists, so a run that crashes before its first evaluation would leave no
 checkpoint. This callback saves the full state unconditionally; ModelCheckpoint keeps only the best.
 The file is written beside and renamed over the old one, so a crash mid-write never corrupts it.
+
+It is a ``Checkpoint`` callback so Lightning runs it with the checkpoint callbacks, after every other one, and
+gan_lab lists it after the best-checkpoint callback: ``last.ckpt`` of a step then holds that step's records
+and the best checkpoint chosen at that step (written before it, the best of that step was forgotten on
+resume and an old best file was kept beside the new one).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ def save_atomically(trainer: pl.Trainer, path: Path) -> None:
     trainer.strategy.barrier("last_checkpoint")
 
 
-class LastCheckpoint(pl.Callback):
+class LastCheckpoint(pl.callbacks.Checkpoint):
     def __init__(self, path: str | Path, every_n_steps: int):
         self.path = Path(path)
         self.every = int(every_n_steps)
