@@ -45,6 +45,13 @@ def append_jsonl(path: Path, record: dict) -> None:
         raise RunOutputError(path, e) from e
 
 
+def keep_before_start(path: Path, step: int) -> int:
+    """At the start of training from ``step`` (0: a fresh start): move aside every record a killed earlier attempt
+    wrote past that step (all of them on a fresh start, e.g. a job restarted with ``ckpt_path=auto`` before its
+    first checkpoint), so no record appears twice. Returns how many lines were moved (``drop_after``)."""
+    return drop_after(path, step if step > 0 else -1)
+
+
 def drop_after(path: Path, step: int) -> int:
     """Keep the records with ``step <= step`` (a resume from that step); move the others, and any line cut
     short by a kill, to ``<name>.discarded.jsonl``. Returns how many lines were moved."""

@@ -134,3 +134,56 @@ def test_last_checkpoint_is_written_after_the_best_one(tmp_path, cache_dir):
     checkpoints = [type(c).__name__ for c in objs["trainer"].callbacks if isinstance(c, Checkpoint)]
     assert checkpoints == ["ModelCheckpoint", "LastCheckpoint"] and names[-2:] == checkpoints, names
     assert issubclass(LastCheckpoint, Checkpoint)
+
+
+def _kinds(run: Path) -> list[tuple[int, str]]:
+    return [(r["step"], r["kind"]) for r in _records(run)]
+
+
+def test_killed_during_the_final_evaluation_then_resumed_records_it_once(tmp_path, cache_dir, monkeypatch):
+    from gan_lab.callbacks.evaluation import PeriodicEvaluation
+
+    run = tmp_path / "run"
+    original = PeriodicEvaluation._run
+
+    def crash_on_final(self, trainer, module, kind, *args):
+        if kind == "final":
+            raise Crash("killed during the final evaluation")
+        return original(self, trainer, module, kind, *args)
+
+    monkeypatch.setattr(PeriodicEvaluation, "_run", crash_on_final)
+    with pytest.raises(Crash):
+        _train([*TINY, "logger=none"], run, cache_dir)
+    assert _kinds(run)[-1] == (6, "final_val")  # written before the kill
+    monkeypatch.setattr(PeriodicEvaluation, "_run", original)
+    _train([*TINY, "logger=none", "ckpt_path=last"], run, cache_dir)
+    assert _kinds(run) == [(3, "periodic"), (6, "final_val"), (6, "final"), (6, "sanity"), (6, "sanity")]
+    assert json.loads((run / "metrics.discarded.jsonl").read_text().splitlines()[-1])["kind"] == "final_val"
+
+
+def test_a_fresh_restart_after_a_kill_before_the_first_checkpoint_writes_each_record_once(tmp_path, cache_dir,
+                                                                                          monkeypatch):
+    """Killed at step 2 (no checkpoint yet) and restarted with ckpt_path=auto (what sweeps and SLURM requeues do):
+    the restart begins from step 0 and the killed attempt's lines are moved aside, not kept twice."""
+    from gan_lab.callbacks.train_record import TrainRecord
+
+    args = [*TINY, "logger=none", "eval.every_n_steps=0"]
+    whole = tmp_path / "whole"
+    _train(args, whole, cache_dir)
+    run = tmp_path / "run"
+    original = TrainRecord.on_train_batch_end
+
+    def record_then_crash(self, trainer, *a):
+        original(self, trainer, *a)
+        if trainer.global_step == 2:
+            raise Crash("killed before the first checkpoint")
+
+    monkeypatch.setattr(TrainRecord, "on_train_batch_end", record_then_crash)
+    with pytest.raises(Crash):
+        _train(args, run, cache_dir)
+    assert not (run / "checkpoints" / "last.ckpt").exists() and _train_lines(run)
+    monkeypatch.setattr(TrainRecord, "on_train_batch_end", original)
+    _train([*args, "ckpt_path=auto"], run, cache_dir)
+    steps = [json.loads(line)["step"] for line in _train_lines(run)]
+    assert steps == [json.loads(line)["step"] for line in _train_lines(whole)] and len(steps) == len(set(steps))
+    assert (run / "train_metrics.discarded.jsonl").read_text().count("\n") == 2  # the killed attempt's steps 1, 2

@@ -23,7 +23,7 @@ from typing import Iterator, Sequence
 import pytorch_lightning as pl
 import torch
 
-from gan_lab.records import append_jsonl, drop_after, is_bookkeeping
+from gan_lab.records import append_jsonl, drop_after, is_bookkeeping, keep_before_start
 
 
 def summary_direction(name: str) -> str | None:
@@ -126,6 +126,8 @@ class PeriodicEvaluation(pl.Callback):
         metrics on the report split (kind ``final``: the numbers to publish)."""
         result = selection = None
         if trainer.is_global_zero:
+            if final:  # records of this step come from a final evaluation that was interrupted (killed): redo it whole
+                drop_after(self.jsonl_path, trainer.global_step - 1)
             if not final:
                 result = self._run(trainer, module, "periodic", self.metrics, self.n, self.select_split)
             else:
@@ -170,8 +172,8 @@ class PeriodicEvaluation(pl.Callback):
                     module.log(f"{p}/{k}", v, logger=False, sync_dist=False)
 
     def on_train_start(self, trainer, module):
-        if trainer.is_global_zero and trainer.global_step > 0:  # resumed: later records will be recomputed
-            drop_after(self.jsonl_path, trainer.global_step)
+        if trainer.is_global_zero:  # resumed: later records will be recomputed; fresh: an earlier attempt's go aside
+            keep_before_start(self.jsonl_path, trainer.global_step)
 
     def on_train_end(self, trainer, module):
         self.evaluate(trainer, module, final=True)

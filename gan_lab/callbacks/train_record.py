@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
-from gan_lab.records import append_jsonl, drop_after
+from gan_lab.records import append_jsonl, keep_before_start
 
 
 class TrainRecord(pl.Callback):
@@ -21,8 +21,8 @@ class TrainRecord(pl.Callback):
         self.every = max(1, int(every_n_steps))
 
     def on_train_start(self, trainer, module):
-        if trainer.is_global_zero and trainer.global_step > 0:  # resumed: later lines will be recomputed
-            drop_after(self.path, trainer.global_step)
+        if trainer.is_global_zero:  # resumed: later lines will be recomputed; fresh: an earlier attempt's go aside
+            keep_before_start(self.path, trainer.global_step)
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         step = trainer.global_step
