@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lab.checkpoints import AtomicCheckpointIO, check_readable
 from gan_lab.config import CONF_DIR, check_writable, resolve_ckpt_path, validate_config
 from gan_lab.launch.rank import is_rank_zero
+from gan_lab.launch.run_lock import lock_run_dir
 from gan_lab.launch.slurm import cluster_plugins
 from gan_lab.registry import ConfigError
 from gan_lab.summary import format_summary
@@ -98,6 +99,8 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
 
     validate_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
+    if is_rank_zero():
+        lock_run_dir(run_dir)  # every run, sweep jobs too (a single run took it before Hydra wrote its .hydra/)
     for key, path in (("hydra.run.dir", run_dir), ("paths.cache_dir", Path(cfg.paths.cache_dir)),
                       ("WANDB_DIR", os.environ.get("WANDB_DIR"))):
         if path:
@@ -200,8 +203,11 @@ def main(argv: list[str] | None = None) -> None:
             return tune.main([a for a in argv if a not in ("-m", "--multirun")])
         for a in argv:  # Hydra creates the run directory before train(): check it first, in gan_lab's words
             if a.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) and "${" not in a:
+                key, path = a.split("=", 1)
                 try:
-                    check_writable(Path(a.split("=", 1)[1]), a.split("=", 1)[0])
+                    check_writable(Path(path), key)
+                    if key == "hydra.run.dir" and is_rank_zero():  # before Hydra rewrites its .hydra/
+                        lock_run_dir(path, key)
                 except ConfigError as e:
                     print(f"gan-lab train: error: {e}", file=sys.stderr, flush=True)
                     raise SystemExit(2) from None

@@ -261,3 +261,32 @@ def test_default_logging_makes_no_network_attempt(tmp_path, cache_dir):
     network = [line for line in trace.read_text().splitlines()
                if "connect(" in line and ("AF_INET" in line or "AF_INET6" in line)]
     assert network == [], network[:3]
+
+
+def test_a_second_run_in_a_busy_run_directory_stops_in_one_line(tmp_path, cache_dir):
+    """While one process holds a run directory, a second `gan-lab train` there stops before writing anything,
+    naming the holder; once the holder ends (killed, here), the directory is free again."""
+    import os
+    import time
+
+    run = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from gan_lab.launch.run_lock import lock_run_dir; "
+                               f"lock_run_dir({str(run)!r}); print('locked', flush=True); time.sleep(120)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        env = {**os.environ, "WANDB_MODE": "offline"}
+        second = subprocess.run([sys.executable, "-m", "gan_lab.cli", "train", *TINY, "logger=none", f"hydra.run.dir={run}",
+                                 f"paths.cache_dir={cache_dir}"], capture_output=True, text=True, env=env, timeout=300)
+        err = second.stderr.strip().splitlines()
+        assert second.returncode == 2 and len(err) == 1, second.stderr[-2000:]
+        assert err[0].startswith(f"gan-lab train: error: hydra.run.dir={run} is in use by gan-lab pid {holder.pid}")
+        assert not (run / ".hydra").exists()  # refused before Hydra wrote its config
+    finally:
+        holder.kill()
+        holder.wait()
+    from gan_lab.launch.run_lock import lock_run_dir, release_all
+
+    time.sleep(0.1)
+    lock_run_dir(run)  # a killed holder leaves no stale lock
+    release_all()
