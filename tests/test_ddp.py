@@ -22,9 +22,7 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-@pytest.mark.timeout(600)
-def test_ddp_cpu_trains_writes_once_and_matches_single_process_eval(tmp_path, cache_dir):
-    run = tmp_path / "run"
+def _ddp_command(run: Path, cache_dir: Path) -> tuple[list[str], dict]:
     import socket
 
     with socket.socket() as sock:  # a free port for gloo's rendezvous, so parallel runs cannot collide
@@ -33,8 +31,23 @@ def test_ddp_cpu_trains_writes_once_and_matches_single_process_eval(tmp_path, ca
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "MASTER_PORT": str(port)}
     cmd = [sys.executable, "-m", "gan_lab.cli", "train", "trainer=ddp_cpu", *TINY, f"hydra.run.dir={run}",
            f"paths.cache_dir={cache_dir}", "eval.final_metrics=[fid_clf,gan_test,scores]"]
+    return cmd, env
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tmp_path_factory):
+    """One uninterrupted 2-process run (6 steps, checkpoints at 3 and 6)."""
+    base = tmp_path_factory.mktemp("ddp")
+    run, cache = base / "run", tmp_path_factory.getbasetemp() / "eval_cache"
+    cmd, env = _ddp_command(run, cache)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return run, cache, proc
+
+
+@pytest.mark.timeout(600)
+def test_ddp_cpu_trains_writes_once_and_matches_single_process_eval(ddp_run, tmp_path):
+    run, cache_dir, proc = ddp_run
 
     # Both ranks trained (two processes), but everything on disk was written once, by rank 0.
     assert "MEMBER: 2/2" in proc.stderr + proc.stdout or (run / "train_ddp_process_1.log").exists()
@@ -69,3 +82,42 @@ def test_ddp_cpu_trains_writes_once_and_matches_single_process_eval(tmp_path, ca
     assert single["checkpoint_step"] == 6
     for key in ("fid_clf", "gan_test", "confidence_score"):
         assert single[key] == pytest.approx(final[key], rel=1e-5, abs=1e-6), key
+
+
+@pytest.mark.timeout(900)
+def test_ddp_killed_after_a_checkpoint_resumes_to_the_uninterrupted_state(ddp_run, tmp_path):
+    """SIGKILL both ranks after the step-3 checkpoint, resume with ckpt_path=last: every tensor of the final
+    checkpoint (weights, optimiser states, every rank's RNG stream) equals the uninterrupted run's. Rank 1 used
+    to segfault restoring its RNG stream from a row view of the stacked states."""
+    import signal
+    import time
+
+    import torch
+
+    whole, cache, _ = ddp_run
+    run = tmp_path / "run"
+    cmd, env = _ddp_command(run, cache)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    ckpt = run / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 600
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # both ranks (rank 1 is rank 0's child, same session)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    time.sleep(0.5)
+    killed_at = torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"]
+    assert 0 < killed_at < 6
+    cmd, env = _ddp_command(run, cache)
+    done = subprocess.run([*cmd, "ckpt_path=last"], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    a = torch.load(whole / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    b = torch.load(ckpt, map_location="cpu", weights_only=True)
+    assert a["global_step"] == b["global_step"] == 6
+    differ = [k for k in a["state_dict"] if not torch.equal(a["state_dict"][k], b["state_dict"][k])]
+    assert not differ, f"{len(differ)} tensors differ, e.g. {differ[:3]}"
+    for oa, ob in zip(a["optimizer_states"], b["optimizer_states"]):
+        for pa, pb in zip(oa["state"].values(), ob["state"].values()):
+            assert all(torch.equal(pa[k], pb[k]) for k in pa)
+    assert torch.equal(a["rng_states"]["torch_per_rank"], b["rng_states"]["torch_per_rank"])
+    assert torch.equal(a["ddp"]["param_digests"], b["ddp"]["param_digests"])
