@@ -68,6 +68,21 @@ def load_checkpoint(path: str | Path, key: str = "ckpt_path", map_location: str 
         raise CorruptCheckpointError(f"{key}={path} is not a readable gan_lab checkpoint ({e})") from e
 
 
+def check_compatible(module: torch.nn.Module, path: str | Path, key: str = "ckpt_path") -> None:
+    """ConfigError unless the checkpoint holds exactly ``module``'s parameters and buffers with their shapes: resuming
+    another model, head or width fails here in one line naming the first difference, not inside Lightning."""
+    state = load_checkpoint(path, key).get("state_dict") or {}
+    mine = module.state_dict()
+    missing = [k for k in mine if k not in state]
+    extra = [k for k in state if k not in mine]
+    shapes = [k for k in mine if k in state and tuple(state[k].shape) != tuple(mine[k].shape)]
+    if missing or extra or shapes:
+        what = (f"{shapes[0]} is {tuple(state[shapes[0]].shape)} there, {tuple(mine[shapes[0]].shape)} here" if shapes
+                else f"{(missing or extra)[0]} is {'missing from it' if missing else 'not in this model'}")
+        raise ConfigError(f"{key}={path} holds another model than this configuration builds ({what}); resume with "
+                          "the run's own settings (its .hydra/overrides.yaml), or start a new run")
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     def load_checkpoint(self, path, map_location=None, weights_only: bool | None = None) -> dict[str, Any]:
         """Resume loads like every gan_lab load: weights only (a checkpoint never runs code)."""

@@ -50,3 +50,19 @@ def parse_kv(argv: Sequence[str], required: Sequence[str], optional: Mapping[str
     if missing:
         raise ConfigError(f"missing argument(s) {', '.join(missing)}; usage: {usage}")
     return args
+
+
+def check_device(device: str, key: str = "device") -> str:
+    """A torch device this machine has (``cpu``, ``cuda``, ``cuda:1``, ``mps``), else ConfigError naming the fix."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ConfigError(f"{key}={device!r} is not a device; allowed: cpu, cuda, cuda:<index>") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{key}={device} but this machine has no CUDA device (or torch was built without CUDA); "
+                          f"use {key}=cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"{key}={device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device

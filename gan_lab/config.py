@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.launch import slurm as _slurm  # noqa: F401  registers ${gan_lab_gpus:...} (conf/hydra/launcher/slurm.yaml)
 from gan_lab.registry import ConfigError
@@ -70,8 +70,25 @@ def validate_config(cfg: DictConfig) -> None:
     if cfg.checkpoint.mode not in ("min", "max"):
         raise ConfigError(f"checkpoint.mode={cfg.checkpoint.mode!r} is invalid; allowed: min, max")
     check_sync_batchnorm(cfg.trainer)  # torch's SyncBatchNorm is GPU-only
-    if cfg.trainer.get("max_steps", -1) in (None, 0):
-        raise ConfigError("trainer.max_steps must be a positive number of iterations (or -1 with trainer.max_epochs)")
+    max_steps = cfg.trainer.get("max_steps", -1)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not (max_steps > 0 or max_steps == -1):
+        raise ConfigError(f"trainer.max_steps={max_steps!r} is invalid; allowed: a positive number of iterations "
+                          "(or -1 with trainer.max_epochs)")
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed={seed!r} is invalid; allowed: an integer >= 0")
+    check_devices(cfg.trainer.get("devices", "auto"))
+
+
+def check_devices(devices) -> None:
+    """``trainer.devices``: a count >= 1, -1 or "auto" (all), or a list of device indices."""
+    if devices in ("auto", -1) or (isinstance(devices, int) and not isinstance(devices, bool) and devices >= 1):
+        return
+    if OmegaConf.is_list(devices) or isinstance(devices, (list, tuple)):
+        if len(devices) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in devices):
+            return
+    raise ConfigError(f"trainer.devices={devices!r} is invalid; allowed: a number of devices >= 1, -1 or auto (all), "
+                      "or a list of device indices like [0,1]")
 
 
 def check_writable(path: Path, key: str) -> None:

@@ -113,6 +113,13 @@ def load_records(path: Path, warnings: list[str] | None = None) -> list[dict]:
         if not isinstance(rec, dict) or "step" not in rec:
             warnings.append(f"{path}:{i}: not an evaluation record (no 'step'), skipped")
             continue
+        if isinstance(rec["step"], bool) or not isinstance(rec["step"], int):
+            warnings.append(f"{path}:{i}: step {rec['step']!r} is not an integer, record skipped")
+            continue
+        per_class = rec.get("per_class_accuracy", [])
+        if not isinstance(per_class, list) or not all(x is None or isinstance(x, (int, float)) for x in per_class):
+            warnings.append(f"{path}:{i}: per_class_accuracy is not a list of numbers, left out")
+            rec.pop("per_class_accuracy")
         records.append({k: _number(v) if k != "per_class_accuracy" else [_number(x) for x in v or []]
                         for k, v in rec.items()})
     return records

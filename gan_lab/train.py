@@ -18,7 +18,7 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lab.checkpoints import AtomicCheckpointIO, check_readable
+from gan_lab.checkpoints import AtomicCheckpointIO, check_compatible, check_readable
 from gan_lab.config import CONF_DIR, check_writable, resolve_ckpt_path, validate_config
 from gan_lab.launch.rank import is_rank_zero
 from gan_lab.launch.run_lock import lock_run_dir
@@ -121,6 +121,8 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
         seed=cfg.seed, channels_last=cfg.channels_last, **module_args(cfg),
     )
 
+    if ckpt_path:
+        check_compatible(module, ckpt_path)  # another model or width: one line, before Lightning loads it
     evaluator = module_cls.build_evaluator(dm, _to_dict(cfg.eval), cfg.paths.cache_dir, _to_dict(cfg.dataset))
     eval_cb = PeriodicEvaluation(
         evaluator, run_dir / "metrics.jsonl", every_n_steps=cfg.eval.every_n_steps, n_samples=cfg.eval.n_samples,
@@ -191,6 +193,72 @@ def hydra_main(cfg: DictConfig) -> float | None:
     return selection.get(key) if key else None  # measured on eval.select_split (val), not on test
 
 
+def one_line(error: BaseException) -> str:
+    """An error's message on one line (Hydra's and OmegaConf's span several: the key, the object type, hints)."""
+    import re
+
+    text = str(error).split("\nConfig search path")[0]
+    unknown = re.match(r"Could not override '([^']+)'", text)
+    if unknown:
+        return (f"{unknown.group(1)} is not a key of this configuration (a typo, or an option another choice of its "
+                "group has); `gan-lab train --cfg job` prints every key")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(("full_key:",
+                                                                                              "object_type="))]
+    return " ".join(lines) or type(error).__name__
+
+
+# What a checkpoint's weights depend on: resuming with another value of one of these cannot load them.
+SHAPE_KEYS = ("model.name", "model.generator", "model.discriminator", "model.z_dim", "head.name", "dataset.name",
+              "dataset.image_size", "dataset.label")
+
+
+def check_resume_config(cfg: DictConfig, argv: list[str]) -> None:
+    """ConfigError when ``ckpt_path`` (a file, or ``last`` of an explicit ``hydra.run.dir``) was trained with other
+    values of the keys its weights depend on (``SHAPE_KEYS``): named before anything is written."""
+    from gan_lab.checkpoints import load_checkpoint
+
+    path = cfg.get("ckpt_path")
+    run_dir = next((a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")), None)
+    if path == "last" and run_dir:
+        path = str(Path(run_dir) / "checkpoints" / "last.ckpt")
+    if not path or path in ("last", "auto") or not Path(path).is_file():
+        return  # resolved (or refused) later, with the run directory known
+    from gan_lab.report.runs import flatten_config
+
+    saved = flatten_config(OmegaConf.create(load_checkpoint(path).get("gan_lab_config") or {}))
+    mine = flatten_config(cfg)
+    for key in sorted(k for k in saved if any(k == p or k.startswith(p + ".") for p in SHAPE_KEYS)):
+        if mine.get(key) != saved[key]:
+            raise ConfigError(f"ckpt_path={path} was trained with {key}={saved[key]}, this configuration has "
+                              f"{key}={mine.get(key)}: its weights cannot be loaded. Resume with the run's own settings "
+                              "(its .hydra/overrides.yaml), or start a new run")
+
+
+def precheck(argv: list[str]) -> None:
+    """Compose and validate a single run's config before Hydra creates anything: an unknown key, a group option
+    that does not exist, a wrong type or value stops here in one line (status 2), instead of Hydra's six-line
+    report or a traceback from deep inside training. Sweeps (-m) and Hydra's own flags are left to Hydra."""
+    if any(a.startswith("-") for a in argv):
+        return
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides = [a for a in argv if not a.lstrip("+~").startswith("hydra.")]  # hydra.* keys: Hydra's own
+    try:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose("train", overrides=overrides)
+        validate_config(cfg)
+        check_resume_config(cfg, argv)
+    except (HydraException, OmegaConfBaseException, ConfigError) as e:
+        print(f"gan-lab train: error: {one_line(e)}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def main(argv: list[str] | None = None) -> None:
     """``gan-lab train ARGS``: Hydra parses ``ARGS`` (overrides, ``-m``, ``--cfg job``) from ``sys.argv``."""
     if argv is not None:
@@ -201,6 +269,15 @@ def main(argv: list[str] | None = None) -> None:
             from gan_lab.commands import tune  # an Optuna study (ask/tell), one `gan-lab train` per trial
 
             return tune.main([a for a in argv if a not in ("-m", "--multirun")])
+        if is_rank_zero():  # the config first: a bad one creates no directory (DDP's other ranks: rank 0 checked it)
+            precheck(argv)
+        explicit = any(a.startswith("hydra.run.dir=") for a in argv)
+        if not explicit and not any(a.startswith("-") for a in argv):
+            try:  # Hydra's default outputs/<date>/... under the working directory
+                check_writable(Path("outputs"), "hydra.run.dir (default outputs/ in the working directory)")
+            except ConfigError as e:
+                print(f"gan-lab train: error: {e}", file=sys.stderr, flush=True)
+                raise SystemExit(2) from None
         for a in argv:  # Hydra creates the run directory before train(): check it first, in gan_lab's words
             if a.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) and "${" not in a:
                 key, path = a.split("=", 1)

@@ -23,7 +23,7 @@ from torch import Tensor
 from gan_lab.albedo.baselines import BASELINES
 from gan_lab.albedo.evaluation import DEFAULT_METRICS, evaluate_predictions, held_out, predict_all
 from gan_lab.albedo.table import TARGET, format_tables, mean_std, write_grids
-from gan_lab.cli_args import parse_kv, print_help, usage_of
+from gan_lab.cli_args import check_device, parse_kv, print_help, usage_of
 from gan_lab.registry import ConfigError
 
 USAGE = usage_of(__doc__)
@@ -40,6 +40,10 @@ def eval_datamodule(ckpts: list[str], image_size: int, n: int, split_seed: int, 
         cfgs = [load_checkpoint(c, key="ckpts").get("gan_lab_config") for c in ckpts]
         if not all(cfgs):
             raise ConfigError("a checkpoint holds no gan_lab_config (written by gan-lab train?)")
+        for c, other in zip(ckpts, cfgs):
+            if other.get("model", {}).get("module") != "albedo":
+                raise ConfigError(f"ckpts: {c} holds a {other.get('model', {}).get('name')} model, not an albedo "
+                                  "translator; evaluate class-conditional models with `gan-lab eval ckpt_path=...`")
         cfg = dict(cfgs[0]["dataset"])
         for c, other in zip(ckpts[1:], cfgs[1:]):
             if {k: other["dataset"].get(k) for k in ("name", "image_size", "split_seed", "render", "root")} != \
@@ -72,6 +76,7 @@ def run(ckpts: str = "", labels: str = "", image_size: str = "64", n: str = "256
     from gan_lab.modules.loading import load_module
 
     columns = metric_names(metrics)
+    check_device(device)
     paths = [c for c in ckpts.split(",") if c]
     names = [s for s in labels.split(",") if s] or [Path(c).parent.parent.name or c for c in paths]
     if len(names) != len(paths):

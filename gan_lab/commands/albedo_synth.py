@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from gan_lab.cli_args import parse_kv, print_help, usage_of
+from gan_lab.cli_args import check_device, parse_kv, print_help, usage_of
 from gan_lab.imaging import save_image
 from gan_lab.progress import progress
 from gan_lab.registry import ConfigError
@@ -98,4 +98,4 @@ def main(argv: list[str]) -> None:
                               "threads": 1})
     torch.set_num_threads(_int(args, "threads", 1))
     run(out=args["out"], n=_int(args, "n", 1), size=_int(args, "size", 8), seed=_int(args, "seed", 0),
-        batch=_int(args, "batch", 1), artwork=args["artwork"], overwrite=_bool(args, "overwrite"), device=args["device"])
+        batch=_int(args, "batch", 1), artwork=args["artwork"], overwrite=_bool(args, "overwrite"), device=check_device(args["device"]))

@@ -64,5 +64,5 @@ def main(argv: Sequence[str]) -> None:
     if args["markdown"]:
         from gan_lab.report.markdown import markdown_report
 
-        Path(args["markdown"]).write_text(markdown_report(cmp))
+        Path(args["markdown"]).write_text(markdown_report(cmp), encoding="utf-8", errors="replace")
         print(f"wrote {args['markdown']}")

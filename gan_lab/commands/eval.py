@@ -20,7 +20,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from gan_lab.checkpoints import load_checkpoint
-from gan_lab.cli_args import print_help
+from gan_lab.cli_args import check_device, print_help
 from gan_lab.config import CONF_DIR
 from gan_lab.registry import ConfigError
 from gan_lab.summary import metric_lines, sanity_lines
@@ -66,8 +66,11 @@ def run(cfg) -> dict:
     from gan_lab.modules.loading import load_module
     from gan_lab.records import strict_json
 
-    metrics = list(cfg.metrics)
+    metrics = [cfg.metrics] if isinstance(cfg.metrics, str) else list(cfg.metrics)  # metrics=fid_clf: one name
     n_samples = _sample_count(cfg, "n_samples")
+    check_device(str(cfg.device))
+    if cfg.get("split") not in (None, "train", "val", "test"):
+        raise ConfigError(f"split={cfg.split!r} is invalid; allowed: val, test (or train)")
     _bootstrap(cfg)
     if not isinstance(cfg.get("sanity", False), bool):
         raise ConfigError(f"sanity={cfg.sanity!r} is invalid; allowed: true, false")

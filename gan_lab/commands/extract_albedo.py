@@ -17,7 +17,7 @@ from pathlib import Path
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_lab.cli_args import parse_kv, print_help, usage_of
+from gan_lab.cli_args import check_device, parse_kv, print_help, usage_of
 from gan_lab.data.albedo import list_photos
 from gan_lab.imaging import load_image, save_image
 from gan_lab.progress import progress
@@ -57,6 +57,7 @@ def run(ckpt_path: str, input: str, output: str, scale: str = "train", device: s
 
     if scale not in SCALES:
         raise ConfigError(f"scale={scale!r} is invalid; allowed: {', '.join(SCALES)}")
+    check_device(device)
     photos = list_photos(input)  # checks the input before the (slower) checkpoint load
     module = load_module(ckpt_path).to(device)
     if module.task != "paired":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from gan_lab.cli_args import parse_kv, print_help, usage_of
+from gan_lab.cli_args import check_device, parse_kv, print_help, usage_of
 from gan_lab.imaging import IMAGE_SUFFIXES, is_image_path, save_image
 from gan_lab.progress import progress
 from gan_lab.registry import ConfigError
@@ -54,6 +54,7 @@ def load_translator(ckpt_path: str, device: str = "cpu"):
 def run(ckpt_path: str, input: str, target: str, output: str, device: str = "cpu") -> list[Path]:
     from gan_lab.data.images import load_resized
 
+    check_device(device)
     module, crop = load_translator(ckpt_path, device)
     t = resolve_target(str(target), module.class_names)
     out_dir = Path(output)

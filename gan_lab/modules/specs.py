@@ -29,7 +29,23 @@ def read_spec(cls: type[S], node: Mapping[str, Any] | None, where: str) -> S:
     missing = [f.name for f in fields(cls) if f.name not in node and f.default is MISSING]
     if missing:
         raise ConfigError(f"{where}.{missing[0]} is missing; set it (the defaults are in conf/)")
+    for f in fields(cls):  # a number where a number belongs: `model.optim.g_lr=abc` is one line, not a traceback
+        if f.name in node:
+            check_number(f"{where}.{f.name}", node[f.name], str(f.type))
     return cls(**{n: node[n] for n in names if n in node})
+
+
+def check_number(key: str, value: Any, kind: str) -> None:
+    """ConfigError unless ``value`` fits the annotation ``kind`` ("float", "int", "float | None", ...)."""
+    optional = "None" in kind
+    if value is None and optional:
+        return
+    if kind.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}={value!r} is invalid; allowed: an integer" + (" or null" if optional else ""))
+    elif kind.startswith("float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}={value!r} is invalid; allowed: a number" + (" or null" if optional else ""))
 
 
 def _at_least(where: str, value: float, low: float = 0.0) -> None:
@@ -100,6 +116,10 @@ class HeadSpec:
         if ref is not None and not (isinstance(ref, (int, float)) and ref > 0):
             raise ConfigError(f"head.reference_scale={ref} is invalid; allowed: a number > 0, or null")
         name, lam = node.pop("name"), node.pop("lambda_cls", None)
+        check_number("head.lambda_cls", lam, "float | None")
+        for key, value in node.items():  # the head's own options are numbers (scale, margin, ...) or flags
+            if not isinstance(value, (int, float)):
+                raise ConfigError(f"head.{key}={value!r} is invalid; allowed: a number (or true/false for a flag)")
         if lam is not None:
             _at_least("head.lambda_cls", float(lam))
         return cls(name, None if lam is None else float(lam), None if ref is None else float(ref), node)

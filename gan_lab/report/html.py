@@ -294,5 +294,6 @@ def render(cmp: Comparison, sources: Sequence[str] = (), title: str = "gan_lab r
 def write_html(cmp: Comparison, out: str | Path, sources: Sequence[str] = (), title: str | None = None) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(cmp, sources, title or "gan_lab run comparison"), encoding="utf-8")
+    # errors="replace": a directory name that is not UTF-8 (undecodable bytes) shows as U+FFFD, not a crash
+    out.write_text(render(cmp, sources, title or "gan_lab run comparison"), encoding="utf-8", errors="replace")
     return out

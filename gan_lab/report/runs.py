@@ -127,10 +127,18 @@ def find_samples(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+class UnreadableRunError(ValueError):
+    """A run directory whose .hydra/config.yaml cannot be read (not YAML): the report skips it with a warning."""
+
+
 def load_run(run_dir: str | Path) -> Run:
     run_dir = Path(run_dir)
     warnings: list[str] = []
-    cfg = OmegaConf.load(run_dir / CONFIG_FILE)
+    try:
+        cfg = OmegaConf.load(run_dir / CONFIG_FILE)
+    except Exception as e:  # noqa: BLE001 - yaml's parser errors, a directory in its place, a bad encoding
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UnreadableRunError(f"{run_dir / CONFIG_FILE} is not readable YAML ({first})") from e
     run = Run(path=run_dir, config=flatten_config(cfg), warnings=warnings)
     run.records = load_records(run_dir / "metrics.jsonl", warnings)
     run.train_records = load_records(run_dir / "train_metrics.jsonl", warnings)
@@ -156,7 +164,7 @@ def find_run_dirs(root: Path) -> list[Path]:
 
 def discover_runs(paths: Iterable[str | Path]) -> list[Run]:
     """All runs under the given run or sweep directories (each path must hold at least one run)."""
-    runs, seen = [], set()
+    runs, seen, skipped = [], set(), []
     for p in paths:
         root = Path(p)
         if not root.exists():
@@ -171,7 +179,14 @@ def discover_runs(paths: Iterable[str | Path]) -> list[Run]:
             key = d.resolve()
             if key not in seen:
                 seen.add(key)
-                runs.append(load_run(d))
+                try:
+                    runs.append(load_run(d))
+                except UnreadableRunError as e:
+                    skipped.append(str(e))
+    if skipped and not runs:
+        raise RunDirError(f"no run could be read: {skipped[0]}")
+    for run in runs[:1]:
+        run.warnings.extend(f"{s}: that run is left out" for s in skipped)
     return runs
 
 
