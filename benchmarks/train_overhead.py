@@ -47,6 +47,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gan_lab.launch.ddp_guard import trainer_kwargs
 from gan_lab.data.base import ImageDataModule  # noqa: E402
 from gan_lab.losses import build_adversarial, build_head, gradient_penalty  # noqa: E402
 from gan_lab.modules.conditional import balanced_lambda_cls  # noqa: E402
@@ -129,7 +130,7 @@ def lightning_run(cfg, dm, warmup: int, iters: int, timers=None) -> float:
     if timers is not None:
         timers.instrument_module(module)
     clock = IterationClock(warmup)
-    trainer_cfg = {**OmegaConf.to_container(cfg.trainer, resolve=True), "max_steps": warmup + iters,
+    trainer_cfg = {**trainer_kwargs(OmegaConf.to_container(cfg.trainer, resolve=True)), "max_steps": warmup + iters,
                    "enable_model_summary": False}
     callbacks = [TrainRecord(run_dir / "train_metrics.jsonl", cfg.trainer.log_every_n_steps),
                  LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.checkpoint.every_n_steps),

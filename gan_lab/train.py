@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.checkpoints import AtomicCheckpointIO, check_compatible, check_readable
 from gan_lab.config import CONF_DIR, check_writable, resolve_ckpt_path, validate_config
+from gan_lab.launch.ddp_guard import trainer_kwargs
 from gan_lab.launch.rank import is_rank_zero
 from gan_lab.launch.run_lock import lock_run_dir
 from gan_lab.launch.slurm import cluster_plugins
@@ -142,7 +143,7 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
         ))
     ckpt_cbs.append(LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.checkpoint.every_n_steps))
     trainer = pl.Trainer(
-        **_to_dict(cfg.trainer), callbacks=[  # every record of a step is written before that step's checkpoint (exact resume)
+        **trainer_kwargs(_to_dict(cfg.trainer)), callbacks=[  # every record of a step is written before that step's checkpoint (exact resume)
             samples_cb, eval_cb, TrainRecord(run_dir / "train_metrics.jsonl", cfg.trainer.log_every_n_steps),
             *diagnostics_callbacks(cfg, module, run_dir), *ckpt_cbs, ConfigInCheckpoint(_to_dict(cfg))]
         + ([StepProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []),

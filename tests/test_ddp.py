@@ -121,3 +121,21 @@ def test_ddp_killed_after_a_checkpoint_resumes_to_the_uninterrupted_state(ddp_ru
             assert all(torch.equal(pa[k], pb[k]) for k in pa)
     assert torch.equal(a["rng_states"]["torch_per_rank"], b["rng_states"]["torch_per_rank"])
     assert torch.equal(a["ddp"]["param_digests"], b["ddp"]["param_digests"])
+
+
+def test_ddp_timeout_reaches_the_process_group():
+    """trainer.ddp_timeout_minutes becomes DDPStrategy's timeout (rank 0 evaluates alone while the others wait)."""
+    from datetime import timedelta
+
+    from gan_lab.config import group_option
+    from gan_lab.launch.ddp_guard import trainer_kwargs
+    from gan_lab.registry import ConfigError
+
+    cfg = {"strategy": "ddp_find_unused_parameters_true", "devices": 2, "ddp_timeout_minutes": 240}
+    kw = trainer_kwargs(cfg)
+    assert "ddp_timeout_minutes" not in kw and kw["strategy"]._timeout == timedelta(minutes=240)
+    assert kw["strategy"]._ddp_kwargs.get("find_unused_parameters") is True
+    assert trainer_kwargs({"strategy": "auto", "ddp_timeout_minutes": 5})["strategy"] == "auto"
+    with pytest.raises(ConfigError, match="ddp_timeout_minutes"):
+        trainer_kwargs({**cfg, "ddp_timeout_minutes": "long"})
+    assert group_option("trainer", "cpu").get("ddp_timeout_minutes") is None

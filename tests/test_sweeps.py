@@ -101,7 +101,9 @@ def test_sync_batchnorm_passes_through_to_the_batchnorm_nets_and_is_refused_on_c
     cfg = compose([*TINY_ACGAN, "trainer=ddp_cpu", "trainer.sync_batchnorm=true"], tmp_path, tmp_path)
     with pytest.raises(ConfigError, match="trainer.sync_batchnorm=true needs GPUs"):
         validate_config(cfg)  # torch's SyncBatchNorm raises on CPU tensors at the first forward
-    trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=False, enable_checkpointing=False)
+    from gan_lab.launch.ddp_guard import trainer_kwargs
+
+    trainer = pl.Trainer(**trainer_kwargs(OmegaConf.to_container(cfg.trainer)), logger=False, enable_checkpointing=False)
     module = MODULES.get(cfg.model.module)(
         num_classes=10, channels=1, image_size=16, class_names=None, seed=0, channels_last=False,
         **module_args(cfg))

@@ -87,3 +87,29 @@ def check_sync_batchnorm(trainer_cfg: Mapping) -> None:
             "trainer.sync_batchnorm=true needs GPUs: torch's SyncBatchNorm does not run on CPU processes. "
             "Use trainer=ddp (GPUs) or set trainer.sync_batchnorm=false."
         )
+
+
+DDP_STRATEGIES = {"ddp": False, "ddp_find_unused_parameters_true": True}  # strategy name -> find_unused_parameters
+
+
+def trainer_kwargs(trainer_cfg: dict) -> dict:
+    """The Trainer's arguments from ``trainer.*``. ``trainer.ddp_timeout_minutes`` (gan_lab's key) becomes the
+    process group's timeout: rank 0 evaluates alone (GAN-train classifiers, Inception features, the sanity rows)
+    while the other ranks wait in a broadcast, and the default 30 minutes can run out on a large final
+    evaluation; the ranks then die with a collective timeout instead of finishing."""
+    kw = dict(trainer_cfg)
+    minutes = kw.pop("ddp_timeout_minutes", None)
+    if minutes is None:
+        return kw
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
+        from gan_lab.registry import ConfigError
+
+        raise ConfigError(f"trainer.ddp_timeout_minutes={minutes!r} is invalid; allowed: a number of minutes > 0")
+    strategy = kw.get("strategy")
+    if isinstance(strategy, str) and strategy in DDP_STRATEGIES:
+        from datetime import timedelta
+
+        from pytorch_lightning.strategies import DDPStrategy
+
+        kw["strategy"] = DDPStrategy(find_unused_parameters=DDP_STRATEGIES[strategy], timeout=timedelta(minutes=minutes))
+    return kw
