@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Sized
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,11 @@ def train(cfg: DictConfig) -> tuple[dict, dict[str, Any]]:
     dm.shuffle_seed = int(cfg.seed)  # the training data order follows the run's seed
     dm.prepare_data()
     dm.setup("fit")
+    train_set = dm.dataset("train")
+    n_train = len(train_set) if isinstance(train_set, Sized) else None  # an endless render stream has no length
+    if n_train is not None and dm.batch_size > n_train:  # drop_last: not one batch, so no training at all
+        raise ConfigError(f"dataset.batch_size={dm.batch_size} is larger than the training split ({n_train} images): "
+                          f"not one training batch; allowed: dataset.batch_size <= {n_train}")
     log.info("data: %s", dm.describe())
     module_cls = MODULES.get(cfg.model.module)
     module = module_cls(

@@ -92,3 +92,63 @@ def test_compare_skips_a_record_with_a_null_step_with_a_warning(ckpt, tmp_path, 
     main(["compare", f"runs={run}", f"out={tmp_path / 'r.html'}"])
     out = capsys.readouterr().out
     assert "step None is not an integer, record skipped" in out and (tmp_path / "r.html").is_file()
+
+
+def _png(path, value: int, size: int = 8):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", (size, size), value).save(path)
+
+
+def test_data_that_cannot_train_is_refused_before_step_0(tmp_path, cache_dir):
+    """One class, a class too small to reach val and test, a corrupt image anywhere, a batch larger than the
+    data: each one line before step 0, naming the class, file or key."""
+    from gan_lab.data import build_datamodule
+    from gan_lab.errors import CorruptImageError
+    from gan_lab.registry import ConfigError
+    from gan_lab.train import train
+
+    def folder(root):
+        return build_datamodule({"name": "folder", "root": str(root), "image_size": 8, "channels": 1})
+
+    one = tmp_path / "one"
+    for i in range(6):
+        _png(one / "cat" / f"{i}.png", i * 20)
+    with pytest.raises(ConfigError, match=r"1 class \(cat\); a class-conditional GAN needs at least 2"):
+        folder(one).setup()
+
+    small = tmp_path / "small"
+    for c in ("a", "b"):
+        for i in range(10):
+            _png(small / c / f"{i}.png", i * 20)
+    _png(small / "rare" / "0.png", 255)
+    with pytest.raises(ConfigError, match=r"class 'rare' has no image in the (val|test) split \(1 image\(s\) in all\)"):
+        folder(small).setup()
+
+    bad = tmp_path / "bad"
+    for c in ("a", "b"):
+        for i in range(10):
+            _png(bad / c / f"{i}.png", i * 20)
+    (bad / "b" / "7.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(CorruptImageError, match="7.png"):
+        folder(bad).setup()  # found at setup, whatever split it landed in
+
+    with pytest.raises(ConfigError, match=r"dataset.batch_size=100000 is larger than the training split"):
+        train(compose([*TINY, "logger=none", "dataset.batch_size=100000"], tmp_path / "run", cache_dir))
+
+
+def test_the_judge_is_retrained_when_any_image_changes(tmp_path):
+    """The evaluation-classifier cache key hashes every sample: editing one image in the middle changes it."""
+    from torch.utils.data import TensorDataset
+
+    from gan_lab.metrics.classifier import data_fingerprint
+
+    x, y = torch.zeros(300, 1, 4, 4), torch.arange(300) % 3
+    a = data_fingerprint(TensorDataset(x, y))
+    x2 = x.clone()
+    x2[157, 0, 2, 2] = 0.5  # not the first, middle or last sample
+    assert data_fingerprint(TensorDataset(x2, y)) != a and data_fingerprint(TensorDataset(x.clone(), y)) == a
+    y2 = y.clone()
+    y2[202] = 0  # was 1
+    assert data_fingerprint(TensorDataset(x, y2)) != a

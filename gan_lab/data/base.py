@@ -77,6 +77,8 @@ class ImageDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self._splits is None:
             splits = self._load()
+            if self.num_classes:  # class-conditional data (the albedo sets have no classes)
+                check_classes(splits, self.class_names, self.name)
             self._full_train = splits["train"]
             if self.train_fraction < 1.0:
                 splits["train"] = stratified_subset(splits["train"], self.train_fraction)
@@ -122,6 +124,28 @@ class ImageDataModule(pl.LightningDataModule):
         sizes = ", ".join(f"{s} {len(self.dataset(s))}" for s in SPLITS)
         return (f"{self.name} at {self.root}: {sizes}; {self.num_classes} classes; "
                 f"{self.channels}×{self.image_size}×{self.image_size}")
+
+
+def split_labels(ds: Dataset) -> np.ndarray:
+    """Every label of a split (from its label tensor when it has one, else item by item)."""
+    labels = getattr(ds, "labels", None)
+    if isinstance(labels, Tensor):
+        return labels.numpy()
+    return np.array([int(ds[i][1]) for i in range(len(ds))], dtype=np.int64)
+
+
+def check_classes(splits: dict[str, Dataset], class_names: list[str], name: str) -> None:
+    """A conditional GAN needs two classes or more, and every class in every split: a class too small to be
+    carved into val and test would silently vanish from them (and from every evaluation)."""
+    if len(class_names) < 2:
+        raise ConfigError(f"data set {name}: {len(class_names)} class ({', '.join(class_names) or 'none'}); a "
+                          "class-conditional GAN needs at least 2 (one folder per class)")
+    counts = {s: np.bincount(split_labels(ds), minlength=len(class_names)) for s, ds in splits.items()}
+    for s in ("val", "test"):
+        for c in np.flatnonzero((counts["train"] > 0) & (counts[s] == 0)):
+            total = int(sum(counts[x][c] for x in counts))
+            raise ConfigError(f"data set {name}: class {class_names[c]!r} has no image in the {s} split ({total} "
+                              f"image(s) in all): give it more images (at least 3, one per split), or remove it")
 
 
 def stratified_subset(ds: Dataset, fraction: float) -> Subset:

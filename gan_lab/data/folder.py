@@ -114,6 +114,7 @@ class FolderDataModule(ImageDataModule):
                     f"{len(self.class_names)} classes) with dataset.val_fraction={self.val_fraction}, "
                     f"dataset.test_fraction={self.test_fraction}; allowed: larger fractions, or more images")
             out[s] = ImageFileDataset(paths, labels, self.channels, self.image_size, crop=self.crop, cache=self.cache)
+            out[s].check_all()  # every image decodes, now (a corrupt one is named before step 0)
         return out
 
     def describe(self) -> str:

@@ -131,6 +131,12 @@ class ImageFileDataset(Dataset):
             self._cache[i] = x
         return x
 
+    def check_all(self) -> None:
+        """Decode every image now (kept when ``cache``): a file that cannot be read fails before step 0, naming
+        it, not at the final evaluation hours later."""
+        for i in range(len(self)):
+            self.read(i)
+
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         i = int(i)
         if i < 0:

@@ -122,6 +122,7 @@ class RaFDDataModule(ImageDataModule):
                                   "dataset.angles/gazes, or more data")
             out[split] = ImageFileDataset([p for p, _ in items], [y for _, y in items], 3, self.image_size,
                                           crop=self.crop, cache=self.cache)
+            out[split].check_all()  # every image decodes, now (a corrupt one is named before step 0)
         self.counts = {"files": len(files), "skipped": len(files) - len(matched),
                        "filtered_out": len(matched) - len(kept)}
         return out
