@@ -66,3 +66,20 @@ def check_device(device: str, key: str = "device") -> str:
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ConfigError(f"{key}={device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return device
+
+
+def check_output_dir(output: str, key: str = "output"):
+    """``output`` as a directory path: ConfigError if it is an existing file (the images would have nowhere to go)."""
+    from pathlib import Path
+
+    path = Path(output)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{key}={output} is an existing file; give a directory for the output images")
+    return path
+
+
+def output_names(paths) -> dict:
+    """{input path: output stem}: the stem, or the whole name where two inputs share a stem (a.jpg and a.png
+    would otherwise both write a.png, the second overwriting the first)."""
+    stems = [p.stem for p in paths]
+    return {p: p.stem if stems.count(p.stem) == 1 else p.name for p in paths}

@@ -80,6 +80,31 @@ def test_translate_uses_the_training_centre_crop(tmp_path, monkeypatch):
     assert np.abs(got - squashed).mean() > 10  # not the whole photo squashed to a square
 
 
+def test_translate_keeps_inputs_apart_and_checks_every_input_first(tmp_path, monkeypatch):
+    """x.png and x.jpg become x.png.png and x.jpg.png (not one overwriting the other); a corrupt file in the middle
+    of a folder stops the command before any image is written; an output that is a file is refused."""
+    from gan_lab.commands import translate
+    from gan_lab.errors import CorruptImageError
+    from gan_lab.registry import ConfigError
+
+    module = SimpleNamespace(channels=3, image_size=8, class_names=["a", "b"], translate=lambda x, t: x)
+    monkeypatch.setattr(translate, "load_translator", lambda ckpt_path, device: (module, None))
+    src = tmp_path / "in"
+    src.mkdir()
+    for name, colour in (("x.png", (255, 0, 0)), ("x.jpg", (0, 0, 255)), ("y.png", (0, 255, 0))):
+        Image.new("RGB", (8, 8), colour).save(src / name)
+    written = translate.run("unused.ckpt", str(src), "b", str(tmp_path / "out"))
+    assert sorted(p.name for p in written) == ["x.jpg.png", "x.png.png", "y.png"] == sorted(
+        p.name for p in (tmp_path / "out").iterdir())
+    (src / "w.png").write_bytes(b"\x89PNG broken")  # sorts between x.* and y.png
+    with pytest.raises(CorruptImageError, match="w.png"):
+        translate.run("unused.ckpt", str(src), "b", str(tmp_path / "out2"))
+    assert not (tmp_path / "out2").exists()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="is an existing file"):
+        translate.run("unused.ckpt", str(src), "b", str(tmp_path / "file"))
+
+
 def test_progress_off_a_terminal_logs_few_plain_lines():
     from gan_lab.progress import progress
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_lab.cli_args import check_device, parse_kv, print_help, usage_of
+from gan_lab.cli_args import check_device, check_output_dir, output_names, parse_kv, print_help, usage_of
 from gan_lab.data.albedo import list_photos
 from gan_lab.imaging import load_image, save_image
 from gan_lab.progress import progress
@@ -63,13 +63,12 @@ def run(ckpt_path: str, input: str, output: str, scale: str = "train", device: s
     if module.task != "paired":
         raise ConfigError(f"ckpt_path={ckpt_path} is a {module.hparams['model']['module']} model, not an albedo "
                           "translator (train one with gan-lab train experiment=albedo_synth)")
-    out_dir = Path(output)
-    stems = [p.stem for p in photos]
+    out_dir = check_output_dir(output)
+    decoded = [load_image(path, 3) for path in photos]  # every photo first: CorruptImageError names it, nothing written
+    names = output_names(photos)
     written = []
-    for path in progress(photos, desc="extract-albedo", unit="img", disable=len(photos) < 2):
-        photo = load_image(path, 3)  # CorruptImageError names the file
-        name = path.stem if stems.count(path.stem) == 1 else path.name  # a.jpg + a.png -> a.jpg.png, a.png.png
-        written.append(save_image(extract(module, photo, scale), out_dir / f"{name}.png"))
+    for path, photo in progress(list(zip(photos, decoded)), desc="extract-albedo", unit="img", disable=len(photos) < 2):
+        written.append(save_image(extract(module, photo, scale), out_dir / f"{names[path]}.png"))
     print(f"wrote {len(written)} albedo image(s) into {out_dir}")
     return written
 

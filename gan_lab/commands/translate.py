@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from gan_lab.cli_args import check_device, parse_kv, print_help, usage_of
+from gan_lab.cli_args import check_device, check_output_dir, output_names, parse_kv, print_help, usage_of
 from gan_lab.imaging import IMAGE_SUFFIXES, is_image_path, save_image
 from gan_lab.progress import progress
 from gan_lab.registry import ConfigError
@@ -57,12 +57,15 @@ def run(ckpt_path: str, input: str, target: str, output: str, device: str = "cpu
     check_device(device)
     module, crop = load_translator(ckpt_path, device)
     t = resolve_target(str(target), module.class_names)
-    out_dir = Path(output)
+    out_dir = check_output_dir(output)
+    paths = list_images(Path(input))
+    # every input decoded first: a bad file in the middle of a folder stops before anything is written
+    inputs = [load_resized(p, module.channels, module.image_size, crop).float() / 127.5 - 1.0 for p in paths]  # as training
+    names = output_names(paths)
     written = []
-    for path in progress(list_images(Path(input)), desc="translate", unit="img"):
-        x = load_resized(path, module.channels, module.image_size, crop).float() / 127.5 - 1.0  # as training
+    for path, x in progress(list(zip(paths, inputs)), desc="translate", unit="img"):
         y = module.translate(x[None], torch.tensor([t]))[0]
-        written.append(save_image(y.cpu(), out_dir / f"{path.stem}.png"))
+        written.append(save_image(y.cpu(), out_dir / f"{names[path]}.png"))
     print(f"wrote {len(written)} image(s) translated to class {module.class_names[t]!r} into {out_dir}")
     return written
 
