@@ -112,8 +112,13 @@ def run(cfg) -> dict:
     }
     out = Path(cfg.output) if cfg.output else (
         ckpt_path.parent.parent / "eval" / f"{ckpt_path.stem}-n{n_samples}-s{cfg.seed}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(strict_json(result), indent=2, allow_nan=False))
+    if out.is_dir():
+        raise ConfigError(f"output={out} is a directory; give a file name such as {out / 'eval.json'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(strict_json(result), indent=2, allow_nan=False))
+    except OSError as e:
+        raise ConfigError(f"output={out} cannot be written ({e.strerror or e}); choose another output=<file>") from e
     print(f"wrote {out}")
     for line in metric_lines(result) + sanity_lines(result, result.get("sanity_rows") or {}):
         print(line)
