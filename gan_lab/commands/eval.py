@@ -80,6 +80,10 @@ def run(cfg) -> dict:
     check_metrics(metrics, cfg.get("inception_weights"), cfg.get("inception_resize") or "legacy", key="metrics")
 
     ckpt_path = Path(cfg.ckpt_path)
+    out = Path(cfg.output) if cfg.output else (
+        ckpt_path.parent.parent / "eval" / f"{ckpt_path.stem}-n{n_samples}-s{cfg.seed}.json")
+    if out.is_dir():  # before the (long) evaluation
+        raise ConfigError(f"output={out} is a directory; give a file name such as {out / 'eval.json'}")
     module = load_module(ckpt_path).to(cfg.device)
     if module.task != "conditional":
         raise ConfigError(f"ckpt_path={ckpt_path} holds a {type(module).__name__}, which makes no class-conditional "
@@ -110,10 +114,6 @@ def run(cfg) -> dict:
         "eval_classifier": dict(eval_cfg["classifier"]), **result,
         "eval_seconds": round(time.time() - t0, 2),
     }
-    out = Path(cfg.output) if cfg.output else (
-        ckpt_path.parent.parent / "eval" / f"{ckpt_path.stem}-n{n_samples}-s{cfg.seed}.json")
-    if out.is_dir():
-        raise ConfigError(f"output={out} is a directory; give a file name such as {out / 'eval.json'}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(strict_json(result), indent=2, allow_nan=False))
