@@ -57,6 +57,8 @@ TABLE = [
     (["eval", "ckpt_path={ckpt}", "bootstrap=-3"], "bootstrap=-3 is invalid"),
     (["eval", "ckpt_path={ckpt}", "sanity=maybe"], "sanity='maybe' is invalid"),
     (["eval", "ckpt_path={tmp}/none.ckpt"], "no such checkpoint file"),
+    (["eval", "ckpt_path={ckpt}", "output={tmp}"], "is a directory"),
+    (["eval", "ckpt_path={ckpt}", "metrics=[fid_clf,fdi]"], "metrics='fdi' is not a known metric"),
     (["albedo-eval", "ckpts={ckpt}", "n=4"], "not an albedo translator"),
     (["albedo-eval", "device=cuda"], "device=cuda but this machine has no CUDA device"),
     (["translate", "ckpt_path={ckpt}", "input={tmp}", "target=0", "output={tmp}/out", "device=cuda"], "device=cuda"),
