@@ -19,7 +19,11 @@ def test_smoke_experiment_runs_on_digits_and_writes_a_checkpoint(tmp_path, cache
     assert objs["trainer"].global_step == 3
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["kind"] for r in records] == ["periodic", "final_val", "final"]
+    assert [r["kind"] for r in records] == ["periodic", "final_val", "final", "sanity", "sanity"]
+    # the final evaluation is followed by the translation task's sanity rows, scored on the same metrics
+    final, sanity = records[2], records[3:]
+    assert sorted(r["row"] for r in sanity) == ["identity", "real"]
+    assert all(r["step"] == final["step"] and "gan_test" in r for r in sanity)
     assert metrics["n_fake"] == 32 and 0.0 <= metrics["gan_test"] <= 1.0
     assert seconds < 300, seconds  # about 30 s on 2 shared cores; generous for a loaded machine
 
