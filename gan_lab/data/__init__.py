@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Mapping
 
-from gan_lab.data import cifar100, digits, folder, rafd  # noqa: F401  (importing registers them)
+from gan_lab.data import cifar100, digits, fashion_mnist, folder, rafd  # noqa: F401  (importing registers them)
 from gan_lab.data import albedo  # noqa: F401  (registers albedo_synth, albedo_folder)
 from gan_lab.data.base import ImageDataModule
 from gan_lab.data.registry import DATASETS, register_dataset

@@ -47,6 +47,22 @@ def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], 
     return {s: np.sort(np.concatenate(v)) for s, v in out.items()}
 
 
+class UInt8Images(Dataset):
+    """(N, C, H, W) uint8 images + int64 labels -> float32 [-1, 1] items, resized to ``image_size``."""
+
+    def __init__(self, images: Tensor, labels: Tensor, image_size: int):
+        self.images, self.labels, self.image_size = images, labels, int(image_size)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        x = self.images[i].float() / 127.5 - 1.0
+        if x.shape[-1] != self.image_size:
+            x = resize_square(x[None], self.image_size)[0].clamp(-1, 1)
+        return x, self.labels[i]
+
+
 class ImageDataModule(pl.LightningDataModule):
     """Base class: subclasses implement ``_load()`` returning {split: Dataset} and set class metadata."""
 
@@ -151,7 +167,7 @@ def check_classes(splits: dict[str, Dataset], class_names: list[str], name: str)
 def stratified_subset(ds: Dataset, fraction: float) -> Subset:
     """The first ceil(fraction * n_c) training images of every class c, in the split's order (already
     shuffled by ``split_seed``): the data-efficient setting, the same images for every run and seed."""
-    labels = [int(ds[i][1]) for i in range(len(ds))]
+    labels = split_labels(ds).tolist()  # from the split's label tensor where it has one (no image decoded)
     keep, seen, quota = [], {}, {}
     for c in set(labels):
         quota[c] = math.ceil(fraction * labels.count(c))

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
 from torch.utils.data import Dataset
 
 from gan_lab.data import safe_pickle
-from gan_lab.data.base import ImageDataModule, check_fractions, resize_square, stratified_split
+from gan_lab.data.base import ImageDataModule, UInt8Images, check_fractions, stratified_split
 from gan_lab.data.registry import register_dataset
 from gan_lab.errors import CorruptImageError, DatasetNotFoundError
 from gan_lab.registry import ConfigError
@@ -48,22 +47,6 @@ def read_pickle(path: Path, keys: tuple[bytes, ...]) -> dict:
         raise CorruptImageError(path, f"no key(s) {', '.join(repr(m.encode()) for m in missing)}",
                                 what="CIFAR-100 file", fix=f"Download and extract {URL} again.")
     return d
-
-
-class UInt8Images(Dataset):
-    """(N, C, H, W) uint8 images + int64 labels -> float32 [-1, 1] items, resized to ``image_size``."""
-
-    def __init__(self, images: Tensor, labels: Tensor, image_size: int):
-        self.images, self.labels, self.image_size = images, labels, int(image_size)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        x = self.images[i].float() / 127.5 - 1.0
-        if x.shape[-1] != self.image_size:
-            x = resize_square(x[None], self.image_size)[0].clamp(-1, 1)
-        return x, self.labels[i]
 
 
 @register_dataset("cifar100")
