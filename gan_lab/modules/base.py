@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from gan_lab.losses import build_adversarial
-from gan_lab.modules.ema import make_ema, update_ema
+from gan_lab.modules.ema import make_ema, recalibrate_norm_stats, running_stat_norms, update_ema
 from gan_lab.modules.specs import AdversarialSpec, EMASpec, OptimSpec, read_spec
 
 
@@ -216,6 +216,24 @@ class GANModule(pl.LightningModule):
 
     def _update_ema(self) -> None:
         update_ema(self.G_ema, self.G, float(self.ema.decay), self.global_step, int(self.ema.start_step))
+        self._ema_stats_stale = True  # the copied batch-norm statistics are the raw generator's
+
+    def ema_generator(self) -> nn.Module:
+        """``G_ema`` ready to sample: where it has batch-norm statistics and the weights moved since they were
+        computed, they are recomputed for the averaged weights from ``ema_calibration_batches()`` (a pure
+        function of the weights and the run's seed, so a resumed run samples exactly as an uninterrupted one)."""
+        if getattr(self, "_ema_stats_stale", True) and running_stat_norms(self.G_ema):
+            batches = self.ema_calibration_batches()
+            if batches is not None:
+                recalibrate_norm_stats(self.G_ema, batches)
+        self._ema_stats_stale = False
+        return self.G_ema
+
+    def ema_calibration_batches(self):
+        """Hook: an iterable of generator-input tuples drawn the way training draws them (seeded), on which
+        ``G_ema``'s batch-norm statistics are recomputed; None keeps the copied statistics (a model whose
+        inputs are data, or whose generator has no running statistics)."""
+        return None
 
     def _optimise(self, opt, loss: Tensor, logs: Mapping[str, Tensor], counted: bool = True) -> None:
         """Check ``logs`` are finite, backward ``loss``, step ``opt`` (the generator's step uncounted), untoggle."""

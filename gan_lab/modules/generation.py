@@ -39,9 +39,18 @@ class ConditionalGAN(ConditionalGANModule):
         return self.G(g_input, y_trg)
 
     # -- sampling API ------------------------------------------------------------------------
+    def ema_calibration_batches(self, n_batches: int = 8, batch_size: int = 128):
+        """Noise and uniformly drawn labels, as training samples them, from a generator seeded by the run's
+        seed: 1,024 samples re-estimate the EMA generator's batch-norm statistics."""
+        gen = torch.Generator().manual_seed(self.seed)
+        for _ in range(n_batches):
+            z = torch.randn(batch_size, self.z_dim, generator=gen)
+            y = torch.randint(0, self.num_classes, (batch_size,), generator=gen)
+            yield z.to(self.device), y.to(self.device)
+
     @torch.no_grad()
     def generate_ema(self, z: Tensor, labels: Tensor, ema: bool = True) -> Tensor:
-        net = self.G_ema if ema else self.G
+        net = self.ema_generator() if ema else self.G
         return net(z.to(self.device), labels.to(self.device)).float().clamp(-1, 1)
 
     @torch.no_grad()
