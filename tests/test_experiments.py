@@ -45,7 +45,7 @@ def test_lgad_experiment_with_each_head(name, head, tmp_path):
     assert {"fid_clf", "gan_train", "gan_test", "scores"} <= set(cfg.eval.final_metrics)
 
 
-@pytest.mark.parametrize("name", ["lgad_digits", "lgad_cifar100", "lgad_rafd"])
+@pytest.mark.parametrize("name", ["lgad_digits", "lgad_cifar100", "lgad_rafd", "lgad_fashion"])
 def test_lgad_sweeps_list_every_head_and_three_seeds(name):
     """`gan-lab train -m experiment=<name>` sweeps every registered head (a new head must be added here)."""
     from omegaconf import OmegaConf
