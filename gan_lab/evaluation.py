@@ -31,7 +31,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from gan_lab.imaging import quantize_signed
-from gan_lab.metrics.classifier import cache_key, code_fingerprint, reference_classifier, train_classifier
+from gan_lab.metrics.classifier import (cache_key, code_fingerprint, data_fingerprint, reference_classifier,
+                                        train_classifier)
 from gan_lab.metrics.sanity import SANITY_ROWS, SanityData
 from gan_lab.metrics.suite import METRIC_REFERENCES, EvalContext, check_metrics, evaluate, tensor_fingerprint
 from gan_lab.progress import progress as progress_bar
@@ -172,7 +173,8 @@ class Evaluator:
             fake_images=quantize_signed(fake_x), fake_labels=fake_y, fake_sources=fake_src,
             real_images=real_x, real_labels=real_y, num_classes=self.dm.num_classes, classifier=model,
             classifier_test_accuracy=test_acc, train_classifier_fn=self.train_classifier_fn(),
-            real_train=self.dm.reference_train(), real_test=self.dm.dataset("test"), seed=seed,
+            real_train=self.dm.dataset("train"), real_test=self.dm.dataset("test"), seed=seed,
+            reference_train=self.dm.reference_train(), real_only_fn=self.real_only,
             backbones=self._backbones, feature_cache=self._feature_cache,
             inception_weights=self.cfg.get("inception_weights"),
             inception_resize=self.cfg.get("inception_resize", "legacy"), progress=progress,
@@ -219,7 +221,24 @@ class Evaluator:
             pass  # a read-only cache only costs the recomputation next time
         return result
 
-    def train_classifier_fn(self):
-        """A fresh classifier of the reference's architecture and schedule (GAN-train, augmentation gain)."""
+    def _downstream_kwargs(self) -> dict:
+        """The judge's training arguments with ``eval.downstream``'s non-null values in their place."""
         kw = self._train_kwargs()
-        return partial(train_classifier, **kw)
+        for k, v in dict(self.cfg.get("downstream") or {}).items():
+            if v is not None:
+                kw[k] = int(v)
+        return kw
+
+    def train_classifier_fn(self):
+        """A fresh downstream classifier (GAN-train, augmentation gain): the judge's architecture and schedule
+        unless ``eval.downstream`` sets its own."""
+        return partial(train_classifier, **self._downstream_kwargs())
+
+    def real_only(self, dataset) -> tuple[torch.nn.Module, float]:
+        """The downstream classifier trained on the real ``dataset`` alone (cached): (model, real test accuracy).
+        The judge itself where that is the same training (the whole training split, the judge's schedule)."""
+        kw = self._downstream_kwargs()
+        if kw == self._train_kwargs() and data_fingerprint(dataset) == data_fingerprint(self.dm.reference_train()):
+            return self.classifier()
+        return reference_classifier(dataset, self.dm.dataset("test"), cache_dir=self.cache_dir,
+                                    key_info={"data": self.data_key, "role": "downstream real-only"}, **kw)

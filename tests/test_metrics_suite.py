@@ -144,7 +144,8 @@ def test_full_metrics_gan_train_on_real_training_images(setup):
     train_x, train_y = s["train"].tensors
     fn = partial(clf.train_classifier, **HP)
     out = evaluate(full_metrics(), make_ctx(s, train_x, train_y, train_classifier_fn=fn), progress=False)
-    assert set(full_metrics()) == {"fid_clf", "gan_test", "scores", "kid_clf", "intra_fid_clf", "gan_train"}
+    assert set(full_metrics()) == {"fid_clf", "gan_test", "scores", "kid_clf", "intra_fid_clf", "diversity_clf",
+                                   "gan_train"}
     assert abs(out["gan_train"] - s["acc"]) <= 0.02
     assert out["gan_train_real_reference"] == s["acc"]
     assert out["gan_test"] > 0.9  # the classifier on its own training images
@@ -193,6 +194,30 @@ def test_aug_gain_metric(setup):
     expected = float(probs[torch.arange(len(s["yt"])), s["yt"]].double().mean())
     assert out["aug_confidence"] == pytest.approx(expected, rel=1e-6) == out["aug_real_only_confidence"]
     assert out["aug_data"] == "the generated set (100 images)"
+
+
+def test_downstream_real_only_references(setup):
+    """With ``real_only_fn`` (a downstream schedule other than the judge's, or a data-efficient run): aug_gain's
+    real-only arm is that schedule on ``real_train`` (the GAN's training set) and GAN-train's real reference
+    that schedule on the whole training split, never the judge."""
+    s = setup
+    subset = torch.utils.data.Subset(s["train"], range(120))
+    other = TinyNet(1, 10, 8, 8, 32).eval()  # an untrained stand-in: its accuracy differs from the judge's
+    asked = []
+
+    def real_only_fn(dataset):
+        asked.append(len(dataset))
+        return (other, 0.123) if len(dataset) == 120 else (s["model"], 0.456)
+
+    ctx = make_ctx(s, s["xt"][:100], s["yt"][:100], train_classifier_fn=lambda d, progress=True: s["model"],
+                   real_train=subset, reference_train=s["train"], real_only_fn=real_only_fn)
+    out = evaluate(["aug_gain", "gan_train"], ctx, progress=False)
+    assert asked == [120, 1200]
+    with torch.no_grad():
+        base = float((other(s["xt"]).argmax(1) == s["yt"]).double().mean())
+    assert out["aug_real_only_accuracy"] == pytest.approx(base) and out["aug_accuracy"] == pytest.approx(s["acc"])
+    assert out["aug_gain"] == pytest.approx(s["acc"] - base)
+    assert out["gan_train_real_reference"] == 0.456
 
 
 def test_gan_train_learns_from_the_gan_train_set_not_the_evaluated_one(setup):
@@ -265,7 +290,7 @@ def test_inception_metric_never_falls_back_to_classifier(setup, no_torch_fidelit
 
 def test_registry_names_and_config_defaults():
     expected = {"fid_clf", "kid_clf", "intra_fid_clf", "task_fid_clf", "fid", "kid", "intra_fid", "gan_test",
-                "gan_train", "scores", "aug_gain"}
+                "gan_train", "scores", "aug_gain", "diversity_clf"}
     assert set(METRICS.names()) == expected
     assert cheap_metrics() == ["fid_clf", "gan_test", "scores"]
     conf = Path(__file__).resolve().parent.parent / "conf" / "train.yaml"
@@ -358,3 +383,25 @@ def test_bootstrap_intervals_cover_the_value_and_are_seeded(setup):
     assert a["gan_test_ci_lo"] == pytest.approx(p - half, abs=0.02) and a["gan_test_ci_hi"] == pytest.approx(p + half, abs=0.02)
     none = evaluate(["gan_test"], make_ctx(s, fake, s["yt"]), progress=False)
     assert "gan_test_ci_lo" not in none
+
+
+def test_diversity_clf_against_scipy_and_its_sanity_points(setup):
+    """Per class: mean pairwise feature distance of the generated images over the reference's; real images of the
+    same distribution score about 1, one image per class (a collapsed generator) exactly 0."""
+    from scipy.spatial.distance import pdist
+
+    s = setup
+    ref_x, ref_y = s["train"].tensors
+    fake, y = s["xt"], s["yt"]
+    out = evaluate(["diversity_clf"], make_ctx(s, fake, y, reference_images=ref_x, reference_labels=ref_y),
+                   progress=False)
+    f_fake, f_ref = feats(s["model"], fake), feats(s["model"], ref_x)
+    expected = np.mean([pdist(f_fake[(y == c).numpy()]).mean() / pdist(f_ref[(ref_y == c).numpy()]).mean()
+                        for c in range(10)])
+    assert out["diversity_clf"] == pytest.approx(expected, rel=1e-9)
+    assert out["diversity_clf_classes"] == 10
+    assert 0.8 < out["diversity_clf"] < 1.2  # held-out real images: about as diverse as the reference
+    template = torch.stack([ref_x[(ref_y == c).nonzero()[0, 0]] for c in range(10)])[y]  # one image per class
+    collapsed = evaluate(["diversity_clf"], make_ctx(s, template, y, reference_images=ref_x, reference_labels=ref_y),
+                         progress=False)
+    assert collapsed["diversity_clf"] == pytest.approx(0.0, abs=1e-6)

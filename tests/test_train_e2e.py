@@ -94,6 +94,11 @@ def test_data_efficient_run_with_diffaugment(tmp_path, cache_dir):
     full_dm = build_datamodule(full.dataset)
     judge = Evaluator(full_dm, OmegaConf.to_container(full.eval), cache_dir, OmegaConf.to_container(full.dataset))
     assert judge.classifier()[1] == metrics["classifier_test_accuracy"]
+    # aug_gain's real-only arm: the judge's schedule on the GAN's 10 % (a classifier of its own), while on the
+    # whole training split with the judge's schedule it is the judge itself
+    assert judge.real_only(full_dm.reference_train()) == judge.classifier()
+    subset_model, _ = judge.real_only(dm.dataset("train"))
+    assert subset_model.cache_key != judge.classifier()[0].cache_key
     assert module.augment.policies == ("color", "translation", "cutout") and 0.0 <= metrics["gan_test"] <= 1.0
 
 

@@ -15,10 +15,14 @@ Which real images each metric compares with (docs/evaluation.md has the table):
   translator that returns its input cannot win; generation: generated vs the whole reference set.
 * ``intra_fid_clf``/``task_fid_clf``: per class (and per source->target pair) against the evaluated split's
   class-c images (for translation those are never the inputs of a translation into c).
+* ``diversity_clf``: per target class, the generated images' mean pairwise distance over the reference's class-c
+  images' (1: as diverse as real; 0: one image per class).
 * ``gan_test``/``scores``: the reference classifier (trained on the training split) judges the generated set.
 * ``gan_train``/``aug_gain``: a fresh classifier trained on ``EvalContext.gan_train_set()`` (translation:
   translations of *training-split* inputs; generation: the generated set), scored on the real test split,
-  whose images it never saw.
+  whose images it never saw. Its schedule is ``eval.downstream`` (default: the judge's); GAN-train's real
+  reference is that schedule on the whole training split, aug_gain's real-only arm that schedule on the GAN's
+  own training set (``dataset.train_fraction`` of it), to which aug_gain adds the generated images.
 
 Intervals: with ``EvalContext.bootstrap`` > 0, ``gan_test`` and the FIDs also record a bootstrap 95 %
 interval over the generated samples (``<metric>_ci_lo``/``_ci_hi``; ``gan_lab.metrics.bootstrap``).
@@ -54,10 +58,12 @@ METRIC_REFERENCES: dict[str, str] = {}
 # Written beside every evaluation's numbers by the evaluator: the judge's real test accuracy (GAN-test and
 # GAN-train read against it) and the module's ``evaluation_facts`` (the head weight the model trained with).
 declare_keys("(every evaluation)", {"classifier_test_accuracy": (None, "eval classifier, real test accuracy"),
-                                    "lambda_cls_in_use": (None, "λ_cls in use (the head's weight)")})
+                                    "lambda_cls_in_use": (None, "λ_cls in use (the head's weight)"),
+                                    "g_cls_weight": (None, "G's class term relative to D's")})
 
 MIN_CLASS_SAMPLES = 2  # a per-class FID needs a covariance: at least 2 fake and 2 real samples
 MIN_TASK_SAMPLES = 10  # a source->target pair enters task FID with at least this many translations
+MAX_DIVERSITY_REFERENCE = 2000  # reference images per class in diversity_clf's denominator (its pairs grow as n²)
 
 
 def register_metric(name: str, keys: dict[str, tuple[str | None, str]], backbone: str | None = None,
@@ -95,7 +101,7 @@ def cheap_metrics() -> list[str]:
 
 def full_metrics() -> list[str]:
     """The end-of-training set (classifier backbone only: runs offline)."""
-    return cheap_metrics() + ["kid_clf", "intra_fid_clf", "gan_train"]
+    return cheap_metrics() + ["kid_clf", "intra_fid_clf", "diversity_clf", "gan_train"]
 
 
 def tensor_fingerprint(x: Tensor) -> str:
@@ -119,8 +125,12 @@ class EvalContext:
     num_classes: int
     classifier: nn.Module  # reference classifier (trained on real train data), eval mode
     classifier_test_accuracy: float
-    train_classifier_fn: Callable[..., nn.Module] | None = None  # same architecture + schedule
-    real_train: Dataset | None = None
+    train_classifier_fn: Callable[..., nn.Module] | None = None  # the downstream classifier's training
+    real_train: Dataset | None = None  # the real images aug_gain adds generated ones to (the GAN's training set)
+    # the downstream classifier trained on a real dataset alone: (model, real test accuracy); None = the judge
+    # (right only when the downstream schedule is the judge's and the dataset its training split)
+    real_only_fn: Callable[[Dataset], tuple[nn.Module, float]] | None = None
+    reference_train: Dataset | None = None  # the whole real training split (GAN-train's real reference)
     real_test: Dataset | None = None
     seed: int = 0
     backbones: dict[str, FeatureExtractor] = field(default_factory=dict)
@@ -368,6 +378,29 @@ def task_fid_clf(ctx: EvalContext) -> dict:
     return _task_fid(ctx, "classifier", "task_fid_clf")
 
 
+def mean_pairwise_distance(features: np.ndarray) -> float:
+    """Mean Euclidean distance over the distinct pairs of rows of ``features`` (n >= 2)."""
+    sq = (features * features).sum(1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * features @ features.T, 0.0)
+    n = len(features)
+    return float(np.sqrt(d2).sum() / (n * (n - 1)))
+
+
+@register_metric("diversity_clf", {"diversity_clf": ("max", "intra-class diversity / real's (eval-classifier features)")},
+                 backbone="classifier")
+def diversity_clf(ctx: EvalContext) -> dict:
+    """Mode collapse, seen directly: per target class c, the mean pairwise feature distance among the generated
+    class-c images divided by the same among the reference's class-c images; the mean over classes. About 1 for
+    real images, 0 when the generator draws one image per class (a collapse FID and GAN-test can hide:
+    one sharp template per class scores well on both)."""
+    fake, ref = _np(ctx.features("classifier", "fake")), _np(ctx.features("classifier", "reference"))
+    classes, fake_groups, ref_groups = _per_target_groups(ctx)
+    ratios = [mean_pairwise_distance(fake[g]) / mean_pairwise_distance(ref[r][:MAX_DIVERSITY_REFERENCE])
+              for g, r in zip(fake_groups, ref_groups)]
+    return {"diversity_clf": _mean_or_nan(ratios), "diversity_clf_classes": len(classes),
+            "diversity_clf_reference": _reference_text(ctx, True), **ctx.provenance("classifier", "diversity_clf")}
+
+
 @register_metric("fid", {"fid": ("min", "FID (Inception)")}, backbone="inception")
 def fid_inception(ctx: EvalContext) -> dict:
     return _fid(ctx, "inception", "fid")
@@ -424,9 +457,12 @@ def gan_train_metric(ctx: EvalContext) -> dict:
     _needs_training(ctx, "gan_train", ["real_test"])
     images, labels = ctx.gan_train_set()
     acc = gan_train(ctx.train_classifier_fn, images, labels, ctx.real_test, ctx.progress)
-    # The GAN-train classifier is a fresh one: same architecture and schedule as the reference, generated data.
-    key = ctx.classifier_key or getattr(ctx.classifier, "cache_key", None) or "uncached"
-    return {"gan_train": acc, "gan_train_real_reference": float(ctx.classifier_test_accuracy),
+    # A fresh classifier trained on generated data; its reference: the same training on the real training split.
+    reference, ref_acc = ctx.classifier, float(ctx.classifier_test_accuracy)
+    if ctx.real_only_fn is not None and ctx.reference_train is not None:
+        reference, ref_acc = ctx.real_only_fn(ctx.reference_train)
+    key = getattr(reference, "cache_key", None) or ctx.classifier_key or "uncached"
+    return {"gan_train": acc, "gan_train_real_reference": float(ref_acc),
             "gan_train_classifier": f"retrained-on-fake:eval-classifier:{key}",
             "gan_train_data": f"{ctx.gan_train_source} ({len(labels)} images)", **ctx.n}
 
@@ -440,6 +476,7 @@ def gan_train_metric(ctx: EvalContext) -> dict:
 def aug_gain_metric(ctx: EvalContext) -> dict:
     _needs_training(ctx, "aug_gain", ["real_train", "real_test"])
     images, labels = ctx.gan_train_set()
+    real_only = ctx.classifier if ctx.real_only_fn is None else ctx.real_only_fn(ctx.real_train)[0]
     return {**augmentation_gain(ctx.train_classifier_fn, ctx.real_train, images, labels, ctx.real_test,
-                                ctx.classifier, ctx.progress),
+                                real_only, ctx.progress),
             "aug_data": f"{ctx.gan_train_source} ({len(labels)} images)", **ctx.n}

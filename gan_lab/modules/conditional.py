@@ -88,6 +88,8 @@ class ConditionalGANModule(GANModule):
         super().__init__(*args, **kwargs)
         self.head_spec = HeadSpec.read(self.hparams.head)
         self.lambda_cls = self.head_spec.lambda_cls or 0.0  # the weight in use; balanced for normalised heads
+        # G's class term relative to D's (model.g_cls_weight): 1 in StarGAN, 0.1 in AC-WGAN-GP (Gulrajani et al.)
+        self.g_cls_weight = float(self.model_cfg["g_cls_weight"])
         self.augment = DiffAugment(self.model_cfg["diffaugment"])  # before every D input (empty: identity)
         self.fused_step = bool(self.model_cfg["fused_step"])  # see training_step
 
@@ -107,7 +109,7 @@ class ConditionalGANModule(GANModule):
 
     def evaluation_facts(self) -> dict[str, float]:
         """The classifier head's weight in use (normalised heads: balanced by the scale; see balanced_lambda_cls)."""
-        return {"lambda_cls_in_use": float(self.lambda_cls)}
+        return {"lambda_cls_in_use": float(self.lambda_cls), "g_cls_weight": self.g_cls_weight}
 
     def d_parameters(self) -> list[nn.Parameter]:
         return list(self.D.parameters()) + list(self.head.parameters())
@@ -146,7 +148,8 @@ class ConditionalGANModule(GANModule):
 
     def loss_weights(self) -> dict[str, float]:
         """The weight of every loss term by name (the totals d_loss / g_loss are their weighted sums)."""
-        return {"d_adv": 1.0, "d_cls": self.lambda_cls, "gp": self.lambda_gp, "g_adv": 1.0, "g_cls": self.lambda_cls}
+        return {"d_adv": 1.0, "d_cls": self.lambda_cls, "gp": self.lambda_gp, "g_adv": 1.0,
+                "g_cls": self.lambda_cls * self.g_cls_weight}
 
     def discriminator_terms(self, x: Tensor, y: Tensor, fake: Tensor, y_trg: Tensor
                             ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:

@@ -51,7 +51,7 @@ class ConditionalDiscriminator(nn.Module):
     """(adv score (N, 1), embedding (N, embed_dim))."""
 
     def __init__(self, image_size: int, channels: int, width: int = 64, embed_dim: int = 128,
-                 init: str = "default", emb_norm: str = "layer"):
+                 init: str = "default", emb_norm: str = "layer", spectral_norm: bool = False):
         super().__init__()
         n = _n_stages(image_size)
         layers, dim = [nn.Conv2d(channels, width, 3, 1, 1), nn.LeakyReLU(0.2)], width
@@ -64,10 +64,15 @@ class ConditionalDiscriminator(nn.Module):
         self.emb = nn.Linear(dim * 16, embed_dim)
         self.emb_norm = embedding_norm(emb_norm, embed_dim)
         init_discriminator(self, init)
+        if spectral_norm:  # SN-GAN / BigGAN: every weight layer 1-Lipschitz, the critic's gradient bounded without a
+            for m in self.modules():  # penalty (so hinge or non-saturating losses need no double backward)
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(m)
 
     def shared_layer(self) -> nn.Parameter:
         """The weight of the last layer shared by the critic and the embedding (for gradient diagnostics)."""
-        return self.main[-2].weight
+        layer = self.main[-2]
+        return layer.parametrizations.weight.original if hasattr(layer, "parametrizations") else layer.weight
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.main(x).flatten(1)
