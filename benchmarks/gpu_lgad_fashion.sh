@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Fashion-MNIST head table on one GPU, time-bounded: run from the repository root on the GPU machine,
 #   bash benchmarks/gpu_lgad_fashion.sh [SECONDS] [DATA_ROOT]
+# Arms: soft-max, AAM (balanced weight) and AAM at soft-max's weight, seeds 0-2, generation then translation.
 # SECONDS (default 480) bounds the whole script; DATA_ROOT defaults to ../shared/data/fashion-mnist. Needs gan-lab
 # installed (an offline GPU machine: carry the venv); checks the GPU and bf16, then runs soft-max and
 # AAM (generation, then translation), seed 0 first, at the published widths (experiment=lgad_fashion_gen_gpu /
@@ -19,11 +20,14 @@ python -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is
 for exp in lgad_fashion_gen_gpu lgad_fashion_gpu; do
   mkdir -p "$OUTDIR/$exp"
   for seed in 0 1 2; do
-    for head in softmax aam; do
+    # the arms: soft-max, AAM at its balanced weight (λ_cls·3/s), AAM at soft-max's weight (matched λ_cls = 1)
+    for arm in "softmax:head=softmax" "aam:head=aam" "aam_matched:head=aam head.reference_scale=null"; do
+      name=${arm%%:*}; overrides=${arm#*:}
       t=$(left); [ "$t" -lt 120 ] && { echo "time is up ($t s left)"; exit 0; }
-      run="$OUTDIR/$exp/$head-s$seed"
-      echo "== $exp head=$head seed=$seed ($t s left)"
-      timeout "$t" gan-lab train experiment=$exp head=$head seed=$seed dataset.root="$ROOT" logger=none \
+      run="$OUTDIR/$exp/$name-s$seed"
+      echo "== $exp $overrides seed=$seed ($t s left)"
+      # shellcheck disable=SC2086
+      timeout "$t" gan-lab train experiment=$exp $overrides seed=$seed dataset.root="$ROOT" logger=none \
         paths.cache_dir="$OUTDIR/cache" hydra.run.dir="$run" trainer.enable_progress_bar=false \
         > "$run.log" 2>&1; echo "exit $? after $(( $(date +%s) - START )) s"
       tail -3 "$run.log"

@@ -32,7 +32,12 @@ def expand(grid: list[str]) -> list[list[str]]:
 
 
 def run_name(overrides: list[str]) -> str:
-    return "_".join(o.split("=")[0].split(".")[-1] + "=" + o.split("=", 1)[1] for o in overrides).replace("/", "-")
+    """``["seed=0", "head=aam"]`` -> ``seed0_aam`` (no ``=``: Hydra would read the directory as an override)."""
+    parts = []
+    for o in overrides:
+        key, value = o.split("=", 1)
+        parts.append(f"{key.split('.')[-1]}{value}" if key.split(".")[-1] in ("seed",) else value)
+    return "_".join(parts).replace("/", "-").replace("=", "-")
 
 
 def finished(run_dir: Path) -> bool:

@@ -405,3 +405,6 @@ def test_diversity_clf_against_scipy_and_its_sanity_points(setup):
     collapsed = evaluate(["diversity_clf"], make_ctx(s, template, y, reference_images=ref_x, reference_labels=ref_y),
                          progress=False)
     assert collapsed["diversity_clf"] == pytest.approx(0.0, abs=1e-6)
+    from gan_lab.metrics.keys import direction
+
+    assert direction("diversity_clf") is None  # shown beside GAN-test, never ranked: above 1 is not better

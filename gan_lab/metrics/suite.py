@@ -386,13 +386,14 @@ def mean_pairwise_distance(features: np.ndarray) -> float:
     return float(np.sqrt(d2).sum() / (n * (n - 1)))
 
 
-@register_metric("diversity_clf", {"diversity_clf": ("max", "intra-class diversity / real's (eval-classifier features)")},
+@register_metric("diversity_clf", {"diversity_clf": (None, "intra-class diversity / real's (eval-classifier features)")},
                  backbone="classifier")
 def diversity_clf(ctx: EvalContext) -> dict:
     """Mode collapse, seen directly: per target class c, the mean pairwise feature distance among the generated
     class-c images divided by the same among the reference's class-c images; the mean over classes. About 1 for
     real images, 0 when the generator draws one image per class (a collapse FID and GAN-test can hide:
-    one sharp template per class scores well on both)."""
+    one sharp template per class scores well on both). Not ranked (direction None): above 1 is not better --
+    translation's identity row, inputs of other classes, scores about 2 -- so it is read beside GAN-test."""
     fake, ref = _np(ctx.features("classifier", "fake")), _np(ctx.features("classifier", "reference"))
     classes, fake_groups, ref_groups = _per_target_groups(ctx)
     ratios = [mean_pairwise_distance(fake[g]) / mean_pairwise_distance(ref[r][:MAX_DIVERSITY_REFERENCE])

@@ -47,11 +47,30 @@ class ConditionalGenerator(nn.Module):
         return self.main(h.view(z.size(0), self.dim0, 4, 4))
 
 
+class MinibatchStd(nn.Module):
+    """ProGAN's minibatch standard deviation: one extra feature map holding, for each group of ``group``
+    consecutive samples, the mean over features of their standard deviation, so the critic can see a batch
+    with too little variety (mode collapse) -- something it cannot see one sample at a time. Groups are
+    consecutive samples, so a critic fed cat(real, fake) with each half a multiple of ``group`` never mixes the
+    two; a batch that is not a multiple of ``group`` uses the largest divisor of its size that is <= group."""
+
+    def __init__(self, group: int):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, h, w = x.shape
+        g = max(d for d in range(1, min(self.group, n) + 1) if n % d == 0)
+        y = x.reshape(n // g, g, c, h, w)
+        std = (y.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // g,)
+        return torch.cat([x, std.repeat_interleave(g).view(n, 1, 1, 1).expand(n, 1, h, w)], dim=1)
+
+
 class ConditionalDiscriminator(nn.Module):
     """(adv score (N, 1), embedding (N, embed_dim))."""
 
     def __init__(self, image_size: int, channels: int, width: int = 64, embed_dim: int = 128,
-                 init: str = "default", emb_norm: str = "layer", spectral_norm: bool = False):
+                 init: str = "default", emb_norm: str = "layer", spectral_norm: bool = False, mbstd_group: int = 0):
         super().__init__()
         n = _n_stages(image_size)
         layers, dim = [nn.Conv2d(channels, width, 3, 1, 1), nn.LeakyReLU(0.2)], width
@@ -59,6 +78,10 @@ class ConditionalDiscriminator(nn.Module):
             nxt = min(dim * 2, width * 8)
             layers += [nn.Conv2d(dim, nxt, 4, 2, 1), nn.LeakyReLU(0.2)]
             dim = nxt
+        if mbstd_group > 1:  # before the last down-sampling conv: that conv sees the batch's variety
+            last = layers[-2]
+            layers[-2:] = [MinibatchStd(mbstd_group), nn.Conv2d(last.in_channels + 1, last.out_channels, 4, 2, 1),
+                           nn.LeakyReLU(0.2)]
         self.main = nn.Sequential(*layers)
         self.adv = nn.Linear(dim * 16, 1)
         self.emb = nn.Linear(dim * 16, embed_dim)
