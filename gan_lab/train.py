@@ -288,6 +288,8 @@ def main(argv: list[str] | None = None) -> None:
         for a in argv:  # Hydra creates the run directory before train(): check it first, in gan_lab's words
             if a.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) and "${" not in a:
                 key, path = a.split("=", 1)
+                if len(path) >= 2 and path[0] == path[-1] and path[0] in "'\"":
+                    path = path[1:-1]  # quoted as Hydra's grammar allows (Lightning's DDP relaunch quotes it)
                 try:
                     check_writable(Path(path), key)
                     if key == "hydra.run.dir" and is_rank_zero():  # before Hydra rewrites its .hydra/

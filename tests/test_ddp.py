@@ -56,6 +56,7 @@ def test_ddp_cpu_trains_writes_once_and_matches_single_process_eval(ddp_run, tmp
         (3, "periodic", None), (6, "final_val", None), (6, "final", None), (6, "sanity", "identity"),
         (6, "sanity", "real")]  # rank 0 alone evaluated and wrote them: nothing twice
     assert len(list((run / "wandb").glob("offline-run-*"))) == 1
+    assert not (Path.cwd() / '"').exists()  # rank 1's quoted hydra.run.dir="..." is a path, not a folder named '"'
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert len(list(run.glob(".hydra"))) == 1 and not list(run.glob("*/.hydra"))
 
