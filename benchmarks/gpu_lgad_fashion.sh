@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # The Fashion-MNIST head table on one GPU, time-bounded: run from the repository root on the GPU machine,
 #   bash benchmarks/gpu_lgad_fashion.sh [SECONDS] [DATA_ROOT]
-# Arms: soft-max, AAM (balanced weight) and AAM at soft-max's weight, seeds 0-2, generation then translation.
 # SECONDS (default 480) bounds the whole script; DATA_ROOT defaults to ../shared/data/fashion-mnist. Needs gan-lab
-# installed (an offline GPU machine: carry the venv); checks the GPU and bf16, then runs soft-max and
-# AAM (generation, then translation), seed 0 first, at the published widths (experiment=lgad_fashion_gen_gpu /
+# installed (an offline GPU machine: carry the venv); checks the GPU and bf16, then runs soft-max, AAM
+# (balanced weight) and AAM at soft-max's weight (generation, then translation), seed 0 first, at the published widths (experiment=lgad_fashion_gen_gpu /
 # lgad_fashion_gpu) until the time is up. Every finished run leaves its metrics.jsonl, sample grids and
 # checkpoints under $OUT (or outputs/gpu) for `gan-lab compare runs=...`.
 set -u

@@ -65,6 +65,7 @@ class Evaluator:
         self._real: dict[str, tuple[Tensor, Tensor]] = {}
         self._backbones: dict = {}  # kept across evaluations: real-set features are computed once
         self._feature_cache: dict = {}
+        self._fingerprints: dict[str, dict] = {}  # data_fingerprint of the reference split, computed once
         self._checked: set[str] = set()  # metric names already checked (every evaluation would repeat it)
         self._check([*self.cfg.get("metrics", []), *self.cfg.get("final_metrics", [])])
 
@@ -238,7 +239,11 @@ class Evaluator:
         """The downstream classifier trained on the real ``dataset`` alone (cached): (model, real test accuracy).
         The judge itself where that is the same training (the whole training split, the judge's schedule)."""
         kw = self._downstream_kwargs()
-        if kw == self._train_kwargs() and data_fingerprint(dataset) == data_fingerprint(self.dm.reference_train()):
-            return self.classifier()
+        reference = self.dm.reference_train()
+        if kw == self._train_kwargs() and len(dataset) == len(reference):
+            if "reference" not in self._fingerprints:  # hashing the split is not free: once per evaluator
+                self._fingerprints["reference"] = data_fingerprint(reference)
+            if data_fingerprint(dataset) == self._fingerprints["reference"]:
+                return self.classifier()
         return reference_classifier(dataset, self.dm.dataset("test"), cache_dir=self.cache_dir,
                                     key_info={"data": self.data_key, "role": "downstream real-only"}, **kw)

@@ -285,3 +285,7 @@ def test_minibatch_std_sees_each_group_of_consecutive_samples_alone():
     d = ConditionalDiscriminator(16, 1, width=4, embed_dim=8, mbstd_group=4)
     adv, emb = d(torch.randn(8, 1, 16, 16, generator=g))
     assert adv.shape == (8, 1) and emb.shape == (8, 8)
+    m = build("generation")
+    assert m.joint_critic()
+    m.D = ConditionalDiscriminator(16, 1, width=8, embed_dim=16, mbstd_group=4)
+    assert not m.joint_critic()  # real and fake never share a minibatch-std group

@@ -23,6 +23,7 @@ from gan_lab.losses import HEADS, build_head, gradient_penalty
 from gan_lab.metrics.suite import METRICS
 from gan_lab.modules.base import GANModule
 from gan_lab.modules.specs import HeadSpec
+from gan_lab.nets.conditional import MinibatchStd
 from gan_lab.registry import ConfigError
 
 log = logging.getLogger("gan_lab")
@@ -104,8 +105,10 @@ class ConditionalGANModule(GANModule):
 
     def joint_critic(self) -> bool:
         """Whether D scores real and fake in one forward (``model.fused_step``): only when D's output for a sample
-        depends on that sample alone (no batch-statistics layer, whose statistics would mix real and fake)."""
-        return self.fused_step and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
+        depends on that sample alone (no batch-statistics layer -- batch norm, minibatch std -- whose statistics
+        would mix real and fake)."""
+        batch_stats = (nn.modules.batchnorm._BatchNorm, MinibatchStd)
+        return self.fused_step and not any(isinstance(m, batch_stats) for m in self.D.modules())
 
     def evaluation_facts(self) -> dict[str, float]:
         """The classifier head's weight in use (normalised heads: balanced by the scale; see balanced_lambda_cls)."""

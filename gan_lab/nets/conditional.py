@@ -51,8 +51,8 @@ class MinibatchStd(nn.Module):
     """ProGAN's minibatch standard deviation: one extra feature map holding, for each group of ``group``
     consecutive samples, the mean over features of their standard deviation, so the critic can see a batch
     with too little variety (mode collapse) -- something it cannot see one sample at a time. Groups are
-    consecutive samples, so a critic fed cat(real, fake) with each half a multiple of ``group`` never mixes the
-    two; a batch that is not a multiple of ``group`` uses the largest divisor of its size that is <= group."""
+    consecutive samples; a batch that is not a multiple of ``group`` uses the largest divisor of its size that
+    is <= group. A batch-statistics layer: the module scores real and fake in separate forwards when D has one."""
 
     def __init__(self, group: int):
         super().__init__()
